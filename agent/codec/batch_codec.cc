@@ -1,0 +1,1 @@
+#include "agent/codec/batch_codec.h"

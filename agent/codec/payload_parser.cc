@@ -1,0 +1,1 @@
+#include "agent/codec/payload_parser.h"

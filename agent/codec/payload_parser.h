@@ -1,0 +1,2 @@
+// Ingest payload parsers. (Interface placeholder; the parser owner fills it in.)
+#pragma once
