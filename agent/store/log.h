@@ -1,0 +1,274 @@
+// The on-device log: readings and defects in SQLite (WAL), with group commit, 64-bit sequences
+// that are never reused, named cursors per lane, a byte quota with eviction to gap records, and
+// quarantine of damaged data on open. The file format is in agent/store/FORMAT.md.
+//
+// Two objects share one file:
+//  - Log: the only writer. Owned and used by one thread (the store thread); not thread-safe.
+//    Every method may block on disk I/O (an fsync per commit with synchronous=full).
+//  - LogReader: a read-only connection for another thread (the forwarder, the CLI). One
+//    LogReader per thread; not thread-safe itself, but safe to use concurrently with the Log.
+//    Its cursor acks go back to the Log (the Log is the only SQLite writer).
+// Fallible functions return Status/Result; nothing throws.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/core/clock.h"
+#include "agent/core/record.h"
+#include "agent/core/status.h"
+
+struct sqlite3;
+
+namespace weir::store {
+
+// SQLite's `synchronous` pragma. kFull: a commit that returned survives a power cut (one fsync
+// of the WAL per commit). kNormal: survives kill -9 and crashes of the agent, but the last
+// commits before a power cut may be lost (the WAL is fsynced only at checkpoints).
+enum class Synchronous : uint8_t { kFull = 0, kNormal = 1 };
+
+// What happens when the log reaches its byte quota (see FORMAT.md "Quota and eviction").
+enum class QuotaPolicy : uint8_t {
+  kEvictOldest = 0,  // delete acked rows, then replace the oldest unsent rows by gap records
+  kPauseIngest = 1,  // delete acked rows; otherwise Append returns ResourceExhausted
+};
+
+struct LogOptions {
+  // The SQLite file, e.g. /var/lib/weir/log.db. Its directory must exist. Quarantined files go
+  // to <dir>/quarantine/<timestamp>/; the sequence high-water mark to <path>.seq.
+  std::filesystem::path path;
+  // Group commit: commit when this many records (readings + defects) are buffered. Also the
+  // most readings stored in one chunk row.
+  size_t commit_records = 1000;
+  // Group commit: commit when this long has passed since the first buffered record.
+  std::chrono::milliseconds commit_interval{100};
+  Synchronous synchronous = Synchronous::kFull;
+  // Byte quota on the file plus its WAL; 0 means no quota.
+  uint64_t quota_bytes = 0;
+  QuotaPolicy quota_policy = QuotaPolicy::kEvictOldest;
+  // Sequences are reserved in blocks of this size in the side file <path>.seq, so that a fresh
+  // log after a whole-file quarantine continues above anything ever issued.
+  uint64_t seq_reserve_block = uint64_t{1} << 24;
+  // Verify every row's checksum on open (reads the whole file once).
+  bool verify_rows_on_open = true;
+};
+
+enum class RecordKind : uint8_t {
+  kReadings = 0,  // a chunk: readings first_seq..last_seq, one sequence each, in a codec blob
+  kDefect = 1,    // one defect; first_seq == last_seq
+  kGap = 2,       // records first_seq..last_seq of this lane were evicted under the quota
+};
+
+// One row of the log, as returned by reads.
+struct StoredRecord {
+  RecordKind kind = RecordKind::kReadings;
+  Lane lane = Lane::kReadings;
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+  // Readings in a chunk; 1 for a defect; records evicted (readings or defects) for a gap.
+  uint64_t count = 0;
+  // Event-time range covered (for a gap: of what was evicted).
+  TimeMicros min_time_us = 0;
+  TimeMicros max_time_us = 0;
+  // kReadings: the BatchEncoder blob as stored, for a forwarder that ships it unchanged.
+  // kDefect: the serialized weir.v1.Defect. kGap: empty. Filled when ReadQuery::with_blob.
+  std::string blob;
+  // kReadings with ReadQuery::decode: reading i has sequence first_seq + i.
+  std::vector<Reading> readings;
+  // kDefect with ReadQuery::decode.
+  std::optional<Defect> defect;
+  // True when the row failed its checksum or could not be decoded; `readings`/`defect` are then
+  // empty and the forwarder should send it upstream as a gap.
+  bool damaged = false;
+};
+
+// Selects rows in sequence order: lane (or both), sequence range, optional event-time overlap.
+struct ReadQuery {
+  std::optional<Lane> lane;
+  uint64_t after_seq = 0;                                  // exclusive
+  uint64_t to_seq = std::numeric_limits<uint64_t>::max();  // inclusive, on first_seq
+  std::optional<TimeMicros> from_us;  // rows whose time range overlaps [from_us, to_us]
+  std::optional<TimeMicros> to_us;
+  size_t max_records = 1000;
+  bool decode = true;     // fill readings / defect
+  bool with_blob = true;  // fill blob
+};
+
+// What one group commit made durable. Sequences of one commit are contiguous.
+struct CommitResult {
+  uint64_t first_seq = 0;  // 0 when nothing was committed
+  uint64_t last_seq = 0;
+  uint64_t readings = 0;
+  uint64_t defects = 0;
+  bool empty() const { return first_seq == 0; }
+};
+
+// What Open found and did. Opening never fails because the file is damaged; this says what was
+// set aside.
+struct RecoveryReport {
+  bool created = false;                  // no log existed; a fresh one was made
+  bool integrity_ok = true;              // quick_check and row verification found nothing
+  bool file_quarantined = false;         // the whole file was unusable and moved aside
+  std::filesystem::path quarantine_dir;  // where the file went (when file_quarantined)
+  uint64_t rows_salvaged = 0;            // rows copied from a quarantined file into the fresh log
+  uint64_t rows_quarantined = 0;         // damaged rows moved to the quarantine table this open
+  uint64_t readings_quarantined = 0;
+  std::vector<std::string> notes;  // human-readable, one line each
+};
+
+// Eviction counters (persisted; cumulative over the log's life).
+struct EvictionStats {
+  uint64_t acked_rows_deleted = 0;
+  uint64_t rows_evicted = 0;  // unsent rows replaced by gaps
+  uint64_t readings_evicted = 0;
+  uint64_t defects_evicted = 0;
+  uint64_t bytes_evicted = 0;  // blob bytes
+};
+
+struct LaneStats {
+  uint64_t rows = 0;
+  uint64_t chunks = 0;
+  uint64_t defects = 0;
+  uint64_t gaps = 0;
+  uint64_t readings = 0;     // readings held in chunks
+  uint64_t gap_records = 0;  // records announced missing by gaps
+  uint64_t first_seq = 0;    // 0 when the lane is empty
+  uint64_t last_seq = 0;
+  TimeMicros oldest_us = 0;
+  TimeMicros newest_us = 0;
+};
+
+struct CursorStats {
+  std::string name;
+  Lane lane = Lane::kReadings;
+  uint64_t acked_seq = 0;
+  uint64_t unsent_rows = 0;
+  uint64_t oldest_unsent_seq = 0;  // 0 when nothing is unsent
+  TimeMicros oldest_unsent_us = 0;
+};
+
+struct LogStats {
+  LaneStats readings;
+  LaneStats defects;
+  uint64_t stored_bytes = 0;     // file + WAL size on disk
+  uint64_t live_bytes = 0;       // used pages + WAL (what the quota counts)
+  uint64_t raw_bytes = 0;        // readings at 20 bytes + sensor id length each (FORMAT.md)
+  uint64_t encoded_bytes = 0;    // chunk blob bytes
+  double compression_ratio = 0;  // raw_bytes / encoded_bytes
+  uint64_t quarantined_rows = 0;
+  uint64_t next_seq = 0;  // the next sequence the writer will assign
+  std::vector<CursorStats> cursors;
+  EvictionStats evictions;
+};
+
+// The writer. See the file comment for thread-safety.
+class Log {
+ public:
+  // Opens or creates the log at options.path, recovering from damage (see RecoveryReport).
+  // Fails only for reasons other than damage: bad options, the directory missing or not
+  // writable. `clock` must outlive the Log. Blocks on disk I/O (reads the whole file once when
+  // verify_rows_on_open).
+  static Result<std::unique_ptr<Log>> Open(const LogOptions& options, const Clock& clock);
+
+  ~Log();
+  Log(const Log&) = delete;
+  Log& operator=(const Log&) = delete;
+
+  const RecoveryReport& recovery() const { return recovery_; }
+  const LogOptions& options() const { return options_; }
+
+  // Buffers readings (copied). Commits when commit_records records are buffered; the result
+  // says what that commit made durable (empty when nothing was committed). Returns
+  // ResourceExhausted under kPauseIngest while the log is over quota (nothing buffered),
+  // FailedPrecondition after a write error (sticky until reopened), or the commit's error.
+  Result<CommitResult> Append(std::span<const Reading> readings);
+  // Buffers one defect; same rules as Append.
+  Result<CommitResult> AppendDefect(const Defect& defect);
+
+  // Commits when the commit interval has passed since the first buffered record (or pending
+  // acks are due); otherwise returns an empty result.
+  Result<CommitResult> CommitIfDue();
+  // Commits everything buffered (and pending acks) now, in one transaction.
+  Result<CommitResult> Commit();
+  // When CommitIfDue will next commit; nullopt when nothing is buffered.
+  std::optional<Clock::TimePoint> NextCommitDeadline() const;
+  size_t buffered_records() const { return buffered_records_; }
+
+  // Moves cursor (name, lane) forward to `seq`, creating it if needed. `seq` must be a
+  // committed sequence (OutOfRange otherwise); an ack at or behind the cursor is a no-op.
+  // Persisted with the next commit (acks alone are committed by CommitIfDue after the commit
+  // interval); a lost ack only causes duplicates upstream.
+  Status Ack(std::string_view cursor, Lane lane, uint64_t seq);
+  // The cursor's acked sequence (including pending acks); 0 for a new cursor.
+  uint64_t CursorPosition(std::string_view cursor, Lane lane) const;
+  // Removes a cursor so it no longer holds data back from eviction of acked rows.
+  Status DeleteCursor(std::string_view cursor, Lane lane);
+
+  // Reads committed rows in sequence order.
+  Result<std::vector<StoredRecord>> Read(const ReadQuery& query);
+  Result<std::vector<StoredRecord>> Read(Lane lane, uint64_t after_seq, size_t max_records);
+
+  Result<LogStats> Stats();
+  // Returns free pages to the file system (PRAGMA incremental_vacuum). Blocks.
+  Status Compact();
+
+  uint64_t last_committed_seq() const { return next_seq_ - 1; }
+  // OK, or the write error that made the log refuse writes until reopened.
+  const Status& sticky_error() const { return sticky_; }
+  const EvictionStats& evictions() const { return evictions_; }
+
+ private:
+  struct Pending;
+  Log(const LogOptions& options, const Clock& clock);
+
+  LogOptions options_;
+  const Clock& clock_;
+  sqlite3* db_ = nullptr;
+  RecoveryReport recovery_;
+  Status sticky_;
+  uint64_t next_seq_ = 1;
+  uint64_t seq_reserved_ = 0;  // sequences below this are reserved in the side file
+  EvictionStats evictions_;
+  std::unique_ptr<Pending> pending_;
+  size_t buffered_records_ = 0;
+  std::optional<Clock::TimePoint> first_buffered_at_;
+  bool over_quota_ = false;
+
+  friend class LogImpl;
+};
+
+// A read-only connection for the forwarder or the CLI. See the file comment.
+class LogReader {
+ public:
+  // Opens an existing log read-only. Does not recover: NotFound when absent, DataLoss when the
+  // file is not a readable log (open it with Log::Open to recover). Blocks briefly.
+  static Result<std::unique_ptr<LogReader>> Open(const std::filesystem::path& path);
+
+  ~LogReader();
+  LogReader(const LogReader&) = delete;
+  LogReader& operator=(const LogReader&) = delete;
+
+  Result<std::vector<StoredRecord>> Read(const ReadQuery& query);
+  Result<std::vector<StoredRecord>> Read(Lane lane, uint64_t after_seq, size_t max_records);
+  // The cursor's persisted acked sequence; 0 for an unknown cursor.
+  Result<uint64_t> CursorPosition(std::string_view cursor, Lane lane);
+  Result<LogStats> Stats();
+
+ private:
+  explicit LogReader(std::filesystem::path path) : path_(std::move(path)) {}
+  std::filesystem::path path_;
+  sqlite3* db_ = nullptr;
+};
+
+std::string_view RecordKindName(RecordKind kind);
+std::string_view LaneName(Lane lane);
+
+}  // namespace weir::store
