@@ -1,0 +1,90 @@
+// Worker: see worker.h.
+#include "agent/core/worker.h"
+
+#include <system_error>
+#include <utility>
+
+#ifdef __linux__
+#include <pthread.h>
+#endif
+
+namespace weir {
+namespace {
+
+void SetCurrentThreadName(const std::string& name) {
+#ifdef __linux__
+  // The kernel keeps 15 characters and a NUL; longer names make the call fail, so truncate.
+  const std::string shortened = name.substr(0, 15);
+  pthread_setname_np(pthread_self(), shortened.c_str());
+#else
+  (void)name;
+#endif
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Worker>> Worker::Start(std::string name, Body body) {
+  std::unique_ptr<Worker> worker(new Worker(std::move(name)));
+  try {
+    Worker* w = worker.get();
+    worker->thread_ = std::thread([w, body = std::move(body)] { w->Run(body); });
+  } catch (const std::system_error& e) {
+    return Internal("starting thread '" + worker->name_ + "': " + e.what());
+  }
+  return worker;
+}
+
+Worker::~Worker() {
+  RequestStop();
+  Join();
+}
+
+void Worker::Run(const Body& body) {
+  SetCurrentThreadName(name_);
+  body(*this);
+}
+
+void Worker::RequestStop() {
+  {
+    // Under the lock so that a waiter cannot check the flag, miss the store and then sleep.
+    std::lock_guard lock(mu_);
+    stop_.store(true, std::memory_order_release);
+  }
+  cv_.notify_all();
+}
+
+void Worker::Join() {
+  std::lock_guard lock(join_mu_);
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::Notify() {
+  { std::lock_guard lock(mu_); }  // orders the caller's state change before a waiter's re-check
+  cv_.notify_all();
+}
+
+template <typename Pred>
+void Worker::WaitLocked(std::unique_lock<std::mutex>& lock, TimePoint deadline, Pred done) {
+  if (deadline == TimePoint::max()) {
+    cv_.wait(lock, done);
+  } else {
+    cv_.wait_until(lock, deadline, done);
+  }
+}
+
+bool Worker::WaitFor(std::chrono::nanoseconds duration) {
+  const TimePoint now = std::chrono::steady_clock::now();
+  // Saturate rather than overflow for "wait until stopped" durations such as nanoseconds::max().
+  const TimePoint deadline = duration >= TimePoint::max() - now ? TimePoint::max() : now + duration;
+  std::unique_lock lock(mu_);
+  WaitLocked(lock, deadline, [this] { return stop_requested(); });
+  return !stop_requested();
+}
+
+bool Worker::WaitUntil(const std::function<bool()>& pred, TimePoint deadline) {
+  std::unique_lock lock(mu_);
+  WaitLocked(lock, deadline, [&] { return stop_requested() || pred(); });
+  return pred();
+}
+
+}  // namespace weir

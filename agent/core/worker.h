@@ -1,0 +1,77 @@
+// Worker: a named, long-lived thread with a stop flag and interruptible waits, so that shutdown
+// never waits out a backoff sleep or a poll interval.
+//
+// The body runs once on the worker's own thread and is expected to loop until
+// stop_requested(); it waits only through WaitFor/WaitUntil, which return early on Stop.
+// Thread-safe: RequestStop, Notify and stop_requested may be called from any thread; WaitFor and
+// WaitUntil are meant for the body (they work from any thread, but only the body should block
+// the worker's shutdown). The destructor requests stop and joins, so a Worker owns its thread
+// for exactly its own lifetime. Not copyable or movable (the body holds a reference to it).
+//
+// Thread names: on Linux the thread is named with pthread_setname_np (15 characters at most,
+// longer names are truncated), a deliberate exception to core's std-only rule because every
+// thread needs it and the call is a single line; elsewhere the name is only kept for name().
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "agent/core/status.h"
+
+namespace weir {
+
+class Worker {
+ public:
+  using Body = std::function<void(Worker&)>;
+  using TimePoint = std::chrono::steady_clock::time_point;
+
+  // Starts a thread named `name` running `body(worker)`. Returns kInternal if the OS refuses a
+  // thread. Does not block.
+  static Result<std::unique_ptr<Worker>> Start(std::string name, Body body);
+
+  // Requests stop and joins.
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Sets the stop flag and wakes the body's wait. Idempotent; does not block.
+  void RequestStop();
+  // Waits for the body to return. Blocks; idempotent. Must not be called from the body itself.
+  void Join();
+  bool stop_requested() const { return stop_.load(std::memory_order_acquire); }
+  const std::string& name() const { return name_; }
+
+  // Wakes a WaitUntil so that it re-evaluates its predicate. Call after changing the state the
+  // predicate reads (which must itself be thread-safe, e.g. atomic).
+  void Notify();
+
+  // Sleeps for `duration` unless stop is requested. Returns true if the full time passed, false if
+  // it returned early because of RequestStop.
+  bool WaitFor(std::chrono::nanoseconds duration);
+
+  // Waits until `pred()` is true, stop is requested, or `deadline` passes; returns the last value
+  // of `pred()`. The predicate runs under the worker's internal lock: keep it short and do not
+  // call the Worker from it.
+  bool WaitUntil(const std::function<bool()>& pred, TimePoint deadline);
+
+ private:
+  explicit Worker(std::string name) : name_(std::move(name)) {}
+  void Run(const Body& body);
+  template <typename Pred>
+  void WaitLocked(std::unique_lock<std::mutex>& lock, TimePoint deadline, Pred done);
+
+  const std::string name_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::mutex join_mu_;  // serializes Join against itself
+  std::thread thread_;
+};
+
+}  // namespace weir

@@ -1,0 +1,129 @@
+// Worker: the body runs on a named thread, waits end early on stop, and destruction joins.
+#include "agent/core/worker.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+
+#ifdef __linux__
+#include <pthread.h>
+#endif
+
+#include "tests/support/test_support.h"
+
+namespace weir {
+namespace {
+
+using std::chrono::hours;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+TEST(Worker, RunsTheBodyOnItsOwnNamedThread) {
+  std::atomic<bool> ran{false};
+  std::string thread_name;
+  auto worker = Worker::Start("weir-store-writer-long", [&](Worker&) {
+#ifdef __linux__
+    char buf[32] = {};
+    pthread_getname_np(pthread_self(), buf, sizeof(buf));
+    thread_name = buf;
+#endif
+    ran = true;
+  });
+  ASSERT_TRUE(worker.ok());
+  (*worker)->Join();
+  EXPECT_TRUE(ran);
+  EXPECT_EQ((*worker)->name(), "weir-store-writer-long");
+#ifdef __linux__
+  EXPECT_EQ(thread_name, "weir-store-writ");  // truncated to the kernel's 15 characters
+#endif
+}
+
+TEST(Worker, StopInterruptsALongWait) {
+  std::atomic<bool> waiting{false};
+  std::atomic<int> wait_result{-1};
+  auto worker = Worker::Start("backoff", [&](Worker& self) {
+    waiting = true;
+    wait_result = self.WaitFor(hours(1)) ? 1 : 0;
+  });
+  ASSERT_TRUE(worker.ok());
+  ASSERT_TRUE(testing::WaitFor([&] { return waiting.load(); }));
+  const auto start = steady_clock::now();
+  (*worker)->RequestStop();
+  (*worker)->Join();
+  EXPECT_EQ(wait_result, 0);  // returned early, reporting the stop
+  EXPECT_LT(steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+TEST(Worker, WaitForReturnsTrueWhenTheTimePasses) {
+  std::atomic<int> wait_result{-1};
+  auto worker = Worker::Start("short", [&](Worker& self) {
+    const auto start = steady_clock::now();
+    const bool full = self.WaitFor(milliseconds(10));
+    wait_result = full && steady_clock::now() - start >= milliseconds(10) ? 1 : 0;
+  });
+  ASSERT_TRUE(worker.ok());
+  (*worker)->Join();
+  EXPECT_EQ(wait_result, 1);
+}
+
+TEST(Worker, WaitUntilWakesOnNotifyWhenThePredicateHolds) {
+  std::atomic<bool> go{false};
+  std::atomic<int> wait_result{-1};
+  auto worker = Worker::Start("waiter", [&](Worker& self) {
+    wait_result = self.WaitUntil([&] { return go.load(); }, steady_clock::now() + hours(1));
+  });
+  ASSERT_TRUE(worker.ok());
+  go = true;
+  (*worker)->Notify();
+  ASSERT_TRUE(testing::WaitFor([&] { return wait_result.load() != -1; }));
+  EXPECT_EQ(wait_result, 1);
+  EXPECT_FALSE((*worker)->stop_requested());
+}
+
+TEST(Worker, WaitUntilReturnsFalseAtTheDeadline) {
+  std::atomic<int> wait_result{-1};
+  auto worker = Worker::Start("deadline", [&](Worker& self) {
+    wait_result = self.WaitUntil([] { return false; }, steady_clock::now() + milliseconds(10));
+  });
+  ASSERT_TRUE(worker.ok());
+  (*worker)->Join();
+  EXPECT_EQ(wait_result, 0);
+}
+
+TEST(Worker, DestructionStopsAndJoinsALoopingBody) {
+  std::atomic<int> iterations{0};
+  std::atomic<bool> exited{false};
+  {
+    auto worker = Worker::Start("loop", [&](Worker& self) {
+      while (!self.stop_requested()) {
+        ++iterations;
+        self.WaitFor(hours(1));
+      }
+      exited = true;
+    });
+    ASSERT_TRUE(worker.ok());
+    ASSERT_TRUE(testing::WaitFor([&] { return iterations.load() > 0; }));
+  }
+  EXPECT_TRUE(exited);  // the destructor returned only after the body did
+  EXPECT_EQ(iterations, 1);
+}
+
+TEST(Worker, StopBeforeTheBodyWaitsIsNotLost) {
+  std::atomic<bool> release{false};
+  std::atomic<int> wait_result{-1};
+  auto worker = Worker::Start("early", [&](Worker& self) {
+    while (!release.load()) std::this_thread::yield();
+    wait_result = self.WaitFor(hours(1)) ? 1 : 0;
+  });
+  ASSERT_TRUE(worker.ok());
+  (*worker)->RequestStop();
+  release = true;
+  (*worker)->Join();
+  EXPECT_EQ(wait_result, 0);
+}
+
+}  // namespace
+}  // namespace weir
