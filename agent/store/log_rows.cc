@@ -1,0 +1,290 @@
+#include "agent/store/log_rows.h"
+
+#include <sys/stat.h>
+
+#include <array>
+#include <string>
+
+#include "agent/store/sqlite_util.h"
+#include "weir/v1/defect.pb.h"
+
+namespace weir::store::internal {
+namespace {
+
+constexpr std::array<uint32_t, 256> MakeCrcTable() {
+  std::array<uint32_t, 256> table{};
+  for (uint32_t i = 0; i < 256; ++i) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0x82F63B78u ^ (c >> 1) : c >> 1;
+    table[i] = c;
+  }
+  return table;
+}
+constexpr std::array<uint32_t, 256> kCrcTable = MakeCrcTable();
+
+uint32_t CrcUpdate(uint32_t crc, const void* data, size_t n) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (size_t i = 0; i < n; ++i) crc = kCrcTable[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+  return crc;
+}
+
+uint32_t CrcU64(uint32_t crc, uint64_t v) {
+  unsigned char b[8];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<unsigned char>(v >> (8 * i));
+  return CrcUpdate(crc, b, 8);
+}
+
+uint64_t SizeOf(const std::filesystem::path& p) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) return 0;
+  return static_cast<uint64_t>(st.st_size);
+}
+
+// Fills the decoded part of a record; marks it damaged when decoding fails.
+void DecodeRecord(StoredRecord& rec, std::string_view blob, codec::BatchDecoder& decoder) {
+  if (rec.kind == RecordKind::kReadings) {
+    auto readings = decoder.Decode(blob);
+    if (!readings.ok() || readings->size() != rec.count) {
+      rec.damaged = true;
+      return;
+    }
+    rec.readings = std::move(readings).value();
+  } else if (rec.kind == RecordKind::kDefect) {
+    auto defect = DecodeDefect(blob);
+    if (!defect.ok()) {
+      rec.damaged = true;
+      return;
+    }
+    rec.defect = std::move(defect).value();
+  }
+}
+
+}  // namespace
+
+uint32_t RowChecksum(const RowHeader& h, std::string_view blob) {
+  uint32_t crc = 0xffffffffu;
+  crc = CrcU64(crc, h.first_seq);
+  crc = CrcU64(crc, h.last_seq);
+  crc = CrcU64(crc, static_cast<uint64_t>(h.lane));
+  crc = CrcU64(crc, static_cast<uint64_t>(h.kind));
+  crc = CrcU64(crc, h.count);
+  crc = CrcU64(crc, static_cast<uint64_t>(h.min_time_us));
+  crc = CrcU64(crc, static_cast<uint64_t>(h.max_time_us));
+  crc = CrcUpdate(crc, blob.data(), blob.size());
+  return crc ^ 0xffffffffu;
+}
+
+Result<std::string> EncodeDefect(const Defect& d) {
+  v1::Defect p;
+  p.set_sensor(d.sensor);
+  p.set_kind(static_cast<v1::DefectKind>(d.kind));
+  p.set_severity(static_cast<v1::Severity>(d.severity));
+  p.set_detector(d.detector);
+  p.set_window_start_us(d.window_start_us);
+  p.set_window_end_us(d.window_end_us);
+  p.set_detected_at_us(d.detected_at_us);
+  p.set_score(d.score);
+  p.set_message(d.message);
+  auto* s = p.mutable_stats();
+  s->set_count(d.stats.count);
+  s->set_min(d.stats.min);
+  s->set_max(d.stats.max);
+  s->set_mean(d.stats.mean);
+  s->set_stddev(d.stats.stddev);
+  for (const Reading& r : d.evidence) {
+    auto* e = p.add_evidence();
+    e->set_time_us(r.time_us);
+    e->set_value(r.value);
+    e->set_quality(r.quality);
+  }
+  std::string out;
+  if (!p.SerializeToString(&out)) return Internal("serializing defect failed");
+  return out;
+}
+
+Result<Defect> DecodeDefect(std::string_view bytes) {
+  v1::Defect p;
+  if (!p.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return DataLoss("defect record is not a valid weir.v1.Defect");
+  }
+  if (p.kind() < 0 || p.kind() > static_cast<int>(DefectKind::kAnomaly) || p.severity() < 0 ||
+      p.severity() > static_cast<int>(Severity::kCritical)) {
+    return DataLoss("defect record has an unknown kind or severity");
+  }
+  Defect d;
+  d.sensor = p.sensor();
+  d.kind = static_cast<DefectKind>(p.kind());
+  d.severity = static_cast<Severity>(p.severity());
+  d.detector = p.detector();
+  d.window_start_us = p.window_start_us();
+  d.window_end_us = p.window_end_us();
+  d.detected_at_us = p.detected_at_us();
+  d.score = p.score();
+  d.message = p.message();
+  d.stats = {p.stats().count(), p.stats().min(), p.stats().max(), p.stats().mean(),
+             p.stats().stddev()};
+  for (const auto& e : p.evidence()) {
+    d.evidence.push_back(Reading{d.sensor, e.time_us(), e.value(), e.quality()});
+  }
+  return d;
+}
+
+Result<std::vector<StoredRecord>> ReadRows(sqlite3* db, const ReadQuery& q,
+                                           codec::BatchDecoder& decoder) {
+  std::string sql =
+      "SELECT first_seq, last_seq, lane, kind, count, min_time_us, max_time_us, crc, blob "
+      "FROM records WHERE first_seq > ?1 AND first_seq <= ?2";
+  if (q.lane) sql += " AND lane = ?3";
+  if (q.from_us) sql += " AND max_time_us >= ?4";
+  if (q.to_us) sql += " AND min_time_us <= ?5";
+  sql += " ORDER BY first_seq LIMIT ?6";
+  WEIR_ASSIGN_OR_RETURN(Stmt s, Stmt::Prepare(db, sql));
+  // Sequences are below 2^63 (FORMAT.md), so they fit SQLite's signed integers.
+  s.BindInt(1, static_cast<int64_t>(q.after_seq));
+  s.BindInt(2, static_cast<int64_t>(std::min<uint64_t>(q.to_seq, INT64_MAX)));
+  if (q.lane) s.BindInt(3, static_cast<int64_t>(*q.lane));
+  if (q.from_us) s.BindInt(4, *q.from_us);
+  if (q.to_us) s.BindInt(5, *q.to_us);
+  s.BindInt(6, static_cast<int64_t>(std::min<size_t>(q.max_records, INT64_MAX)));
+
+  std::vector<StoredRecord> out;
+  for (;;) {
+    WEIR_ASSIGN_OR_RETURN(bool row, s.Step("reading records"));
+    if (!row) break;
+    StoredRecord rec;
+    RowHeader h;
+    h.first_seq = rec.first_seq = static_cast<uint64_t>(s.Int(0));
+    h.last_seq = rec.last_seq = static_cast<uint64_t>(s.Int(1));
+    h.lane = rec.lane = static_cast<Lane>(s.Int(2));
+    h.kind = rec.kind = static_cast<RecordKind>(s.Int(3));
+    h.count = rec.count = static_cast<uint64_t>(s.Int(4));
+    h.min_time_us = rec.min_time_us = s.Int(5);
+    h.max_time_us = rec.max_time_us = s.Int(6);
+    const auto crc = static_cast<uint32_t>(s.Int(7));
+    std::string_view blob = s.Blob(8);
+    if (RowChecksum(h, blob) != crc) {
+      rec.damaged = true;
+    } else if (q.decode) {
+      DecodeRecord(rec, blob, decoder);
+    }
+    if (q.with_blob && !rec.damaged) rec.blob.assign(blob);
+    out.push_back(std::move(rec));
+  }
+  return out;
+}
+
+Result<uint64_t> ReadCursor(sqlite3* db, std::string_view name, Lane lane) {
+  WEIR_ASSIGN_OR_RETURN(
+      Stmt s, Stmt::Prepare(db, "SELECT acked_seq FROM cursors WHERE name = ?1 AND lane = ?2"));
+  s.BindText(1, name);
+  s.BindInt(2, static_cast<int64_t>(lane));
+  WEIR_ASSIGN_OR_RETURN(bool row, s.Step("reading cursor"));
+  return row ? static_cast<uint64_t>(s.Int(0)) : uint64_t{0};
+}
+
+Result<int64_t> ReadMeta(sqlite3* db, std::string_view key, int64_t fallback) {
+  WEIR_ASSIGN_OR_RETURN(Stmt s, Stmt::Prepare(db, "SELECT value FROM meta WHERE key = ?1"));
+  s.BindText(1, key);
+  WEIR_ASSIGN_OR_RETURN(bool row, s.Step("reading meta"));
+  return row ? s.Int(0) : fallback;
+}
+
+uint64_t FileBytes(const std::filesystem::path& path) { return SizeOf(path); }
+uint64_t WalBytes(const std::filesystem::path& path) {
+  return SizeOf(std::filesystem::path(path.string() + "-wal"));
+}
+
+Result<LogStats> ComputeStats(sqlite3* db, const std::filesystem::path& path) {
+  LogStats st;
+  WEIR_ASSIGN_OR_RETURN(
+      Stmt s, Stmt::Prepare(db,
+                            "SELECT lane, kind, count(*), sum(count), min(first_seq), "
+                            "max(last_seq), min(min_time_us), max(max_time_us), "
+                            "sum(length(blob)), sum(raw_bytes) FROM records GROUP BY lane, kind"));
+  for (;;) {
+    WEIR_ASSIGN_OR_RETURN(bool row, s.Step("computing stats"));
+    if (!row) break;
+    LaneStats& ls = static_cast<Lane>(s.Int(0)) == Lane::kDefects ? st.defects : st.readings;
+    const auto kind = static_cast<RecordKind>(s.Int(1));
+    const auto rows = static_cast<uint64_t>(s.Int(2));
+    const auto count = static_cast<uint64_t>(s.Int(3));
+    ls.rows += rows;
+    if (kind == RecordKind::kReadings) {
+      ls.chunks += rows;
+      ls.readings += count;
+      st.encoded_bytes += static_cast<uint64_t>(s.Int(8));
+      st.raw_bytes += static_cast<uint64_t>(s.Int(9));
+    } else if (kind == RecordKind::kDefect) {
+      ls.defects += rows;
+    } else {
+      ls.gaps += rows;
+      ls.gap_records += count;
+    }
+    const auto first = static_cast<uint64_t>(s.Int(4));
+    const auto last = static_cast<uint64_t>(s.Int(5));
+    const bool was_empty = ls.rows == rows;
+    if (was_empty || first < ls.first_seq) ls.first_seq = first;
+    if (last > ls.last_seq) ls.last_seq = last;
+    if (was_empty || s.Int(6) < ls.oldest_us) ls.oldest_us = s.Int(6);
+    if (was_empty || s.Int(7) > ls.newest_us) ls.newest_us = s.Int(7);
+  }
+  if (st.encoded_bytes > 0) {
+    st.compression_ratio =
+        static_cast<double>(st.raw_bytes) / static_cast<double>(st.encoded_bytes);
+  }
+  WEIR_ASSIGN_OR_RETURN(int64_t quarantined, QueryInt(db, "SELECT count(*) FROM quarantine"));
+  st.quarantined_rows = static_cast<uint64_t>(quarantined);
+  WEIR_ASSIGN_OR_RETURN(int64_t next_seq, ReadMeta(db, "next_seq", 1));
+  st.next_seq = static_cast<uint64_t>(next_seq);
+  WEIR_ASSIGN_OR_RETURN(int64_t v, ReadMeta(db, "acked_rows_deleted", 0));
+  st.evictions.acked_rows_deleted = static_cast<uint64_t>(v);
+  WEIR_ASSIGN_OR_RETURN(v, ReadMeta(db, "rows_evicted", 0));
+  st.evictions.rows_evicted = static_cast<uint64_t>(v);
+  WEIR_ASSIGN_OR_RETURN(v, ReadMeta(db, "readings_evicted", 0));
+  st.evictions.readings_evicted = static_cast<uint64_t>(v);
+  WEIR_ASSIGN_OR_RETURN(v, ReadMeta(db, "defects_evicted", 0));
+  st.evictions.defects_evicted = static_cast<uint64_t>(v);
+  WEIR_ASSIGN_OR_RETURN(v, ReadMeta(db, "bytes_evicted", 0));
+  st.evictions.bytes_evicted = static_cast<uint64_t>(v);
+
+  WEIR_ASSIGN_OR_RETURN(Stmt c, Stmt::Prepare(db,
+                                              "SELECT name, lane, acked_seq FROM cursors "
+                                              "ORDER BY name, lane"));
+  WEIR_ASSIGN_OR_RETURN(Stmt u, Stmt::Prepare(db,
+                                              "SELECT count(*), min(first_seq) FROM records "
+                                              "WHERE lane = ?1 AND first_seq > ?2"));
+  WEIR_ASSIGN_OR_RETURN(Stmt t,
+                        Stmt::Prepare(db, "SELECT min_time_us FROM records WHERE first_seq = ?1"));
+  for (;;) {
+    WEIR_ASSIGN_OR_RETURN(bool row, c.Step("reading cursors"));
+    if (!row) break;
+    CursorStats cs;
+    cs.name = std::string(c.Text(0));
+    cs.lane = static_cast<Lane>(c.Int(1));
+    cs.acked_seq = static_cast<uint64_t>(c.Int(2));
+    u.BindInt(1, c.Int(1));
+    u.BindInt(2, c.Int(2));
+    WEIR_ASSIGN_OR_RETURN(bool urow, u.Step("counting unsent"));
+    if (urow) {
+      cs.unsent_rows = static_cast<uint64_t>(u.Int(0));
+      cs.oldest_unsent_seq = static_cast<uint64_t>(u.Int(1));
+    }
+    u.Reset();
+    if (cs.oldest_unsent_seq != 0) {
+      t.BindInt(1, static_cast<int64_t>(cs.oldest_unsent_seq));
+      WEIR_ASSIGN_OR_RETURN(bool trow, t.Step("reading oldest unsent"));
+      if (trow) cs.oldest_unsent_us = t.Int(0);
+      t.Reset();
+    }
+    st.cursors.push_back(std::move(cs));
+  }
+
+  WEIR_ASSIGN_OR_RETURN(int64_t page_size, QueryInt(db, "PRAGMA page_size"));
+  WEIR_ASSIGN_OR_RETURN(int64_t pages, QueryInt(db, "PRAGMA page_count"));
+  WEIR_ASSIGN_OR_RETURN(int64_t free_pages, QueryInt(db, "PRAGMA freelist_count"));
+  st.stored_bytes = FileBytes(path) + WalBytes(path);
+  st.live_bytes = static_cast<uint64_t>((pages - free_pages) * page_size) + WalBytes(path);
+  return st;
+}
+
+}  // namespace weir::store::internal

@@ -1,0 +1,93 @@
+// Internal to agent/store: the schema, the row checksum, and the queries shared by the writer
+// (Log) and the read-only connection (LogReader): row reads, cursor lookups and statistics.
+// Not thread-safe; each function works on the connection it is given and may block on I/O.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/codec/batch_codec.h"
+#include "agent/core/record.h"
+#include "agent/core/status.h"
+#include "agent/store/log.h"
+
+namespace weir::store::internal {
+
+inline constexpr int64_t kSchemaVersion = 1;
+
+// Creates the tables and indexes when missing (FORMAT.md "Schema").
+inline constexpr const char* kSchemaSql = R"sql(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS records(
+  first_seq INTEGER PRIMARY KEY,
+  last_seq INTEGER NOT NULL,
+  lane INTEGER NOT NULL,
+  kind INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  min_time_us INTEGER NOT NULL,
+  max_time_us INTEGER NOT NULL,
+  raw_bytes INTEGER NOT NULL,
+  crc INTEGER NOT NULL,
+  blob BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS records_by_lane ON records(lane, first_seq);
+CREATE TABLE IF NOT EXISTS cursors(
+  name TEXT NOT NULL,
+  lane INTEGER NOT NULL,
+  acked_seq INTEGER NOT NULL,
+  PRIMARY KEY(name, lane)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS quarantine(
+  id INTEGER PRIMARY KEY,
+  first_seq INTEGER,
+  last_seq INTEGER,
+  lane INTEGER,
+  kind INTEGER,
+  count INTEGER,
+  reason TEXT NOT NULL,
+  at_us INTEGER NOT NULL,
+  blob BLOB);
+)sql";
+
+// The fixed columns of a records row; the checksum covers them and the blob.
+struct RowHeader {
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+  Lane lane = Lane::kReadings;
+  RecordKind kind = RecordKind::kReadings;
+  uint64_t count = 0;
+  TimeMicros min_time_us = 0;
+  TimeMicros max_time_us = 0;
+};
+
+// CRC-32C (Castagnoli) over the header fields (8 bytes little-endian each) then the blob.
+uint32_t RowChecksum(const RowHeader& h, std::string_view blob);
+
+// Bytes a reading counts for in raw_bytes: 8 (time) + 8 (value) + 4 (quality) + sensor id.
+inline uint64_t RawReadingBytes(const Reading& r) { return 20 + r.sensor.size(); }
+
+// Defect <-> serialized weir.v1.Defect.
+Result<std::string> EncodeDefect(const Defect& defect);
+Result<Defect> DecodeDefect(std::string_view bytes);
+
+// Reads rows matching `query` in sequence order, verifying each row's checksum (a mismatch or a
+// decode failure marks the record damaged rather than failing the read).
+Result<std::vector<StoredRecord>> ReadRows(sqlite3* db, const ReadQuery& query,
+                                           codec::BatchDecoder& decoder);
+
+// The persisted acked sequence of a cursor; 0 when unknown.
+Result<uint64_t> ReadCursor(sqlite3* db, std::string_view name, Lane lane);
+
+// A meta value; `fallback` when absent.
+Result<int64_t> ReadMeta(sqlite3* db, std::string_view key, int64_t fallback);
+
+// Bytes of the database file plus its WAL (0 for a missing file).
+uint64_t FileBytes(const std::filesystem::path& path);
+uint64_t WalBytes(const std::filesystem::path& path);
+
+Result<LogStats> ComputeStats(sqlite3* db, const std::filesystem::path& path);
+
+}  // namespace weir::store::internal
