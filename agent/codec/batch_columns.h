@@ -1,0 +1,55 @@
+// The column encoders and decoders of a ReadingBatch (layouts in agent/codec/BATCH_FORMAT.md).
+// Internal to agent/codec: pure functions over spans, no compression, no shared state.
+// Encoders cannot fail; decoders return DataLoss naming the column when their input is malformed
+// and never read or write out of bounds.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/core/record.h"
+#include "agent/core/status.h"
+
+namespace weir::codec::internal {
+
+// Largest decimal scale the decimal value encoding uses (10^18 is still an exact double).
+inline constexpr int kMaxValueDecimals = 18;
+
+// Fills `ids` with the distinct sensor ids in first-appearance order (views into `readings`)
+// and `index` with each reading's position in `ids`.
+void BuildSensorIndex(std::span<const Reading> readings, std::vector<std::string_view>* ids,
+                      std::vector<uint32_t>* index);
+
+// Symbols as runs: (varint symbol, varint run length)*. Used for sensor indexes and quality.
+void EncodeRuns(std::span<const uint32_t> symbols, std::string* out);
+// Decodes exactly `count` symbols, each below `limit`, consuming all of `in`.
+Status DecodeRuns(std::string_view in, size_t count, uint64_t limit, std::string_view column,
+                  std::vector<uint32_t>* out);
+
+// The greatest common divisor of every per-sensor time delta (1 when there is none, or when it
+// would not fit an int64).
+uint64_t CommonTimeStep(std::span<const Reading> readings, std::span<const uint32_t> index,
+                        size_t num_sensors);
+void EncodeTimestamps(std::span<const Reading> readings, std::span<const uint32_t> index,
+                      size_t num_sensors, uint64_t step, std::string* out);
+Status DecodeTimestamps(std::string_view in, std::span<const uint32_t> index, size_t num_sensors,
+                        uint64_t step, std::span<int64_t> out);
+
+// The smallest k in [0, kMaxValueDecimals] such that every value is exactly m / 10^k for an
+// integer |m| < 2^53 (checked bit for bit), or -1 when there is none.
+int FindDecimalScale(std::span<const Reading> readings);
+void EncodeDecimalValues(std::span<const Reading> readings, std::span<const uint32_t> index,
+                         size_t num_sensors, int decimals, std::string* out);
+Status DecodeDecimalValues(std::string_view in, std::span<const uint32_t> index, size_t num_sensors,
+                           int decimals, std::span<double> out);
+
+void EncodeXorValues(std::span<const Reading> readings, std::span<const uint32_t> index,
+                     size_t num_sensors, std::string* out);
+Status DecodeXorValues(std::string_view in, std::span<const uint32_t> index, size_t num_sensors,
+                       std::span<double> out);
+
+}  // namespace weir::codec::internal
