@@ -1,0 +1,112 @@
+// The detection config as plain structs: windows, each detector's parameters, hold-off, and rules
+// that map sensor-id glob patterns to a config. The config module maps JSON onto these later.
+// Value types; no validation beyond Validate(), which returns InvalidArgument naming the field.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/core/record.h"
+#include "agent/core/status.h"
+#include "agent/detect/auto_score.h"
+
+namespace weir::detect {
+
+inline constexpr TimeMicros kSecond = 1'000'000;
+
+enum class WindowKind : uint8_t {
+  kTumbling,  // [k*size, (k+1)*size)
+  kSliding,   // size long, a new one every hop (hopping windows)
+  kCount,     // every `count` readings, in arrival order
+};
+
+struct WindowConfig {
+  WindowKind kind = WindowKind::kTumbling;
+  TimeMicros size_us = 60 * kSecond;
+  TimeMicros hop_us = 0;  // sliding only; 0 means size_us (tumbling)
+  uint32_t count = 100;   // count windows only
+  // Readings older than (newest event time - allowed_lateness) are late: counted, not folded in.
+  TimeMicros allowed_lateness_us = 5 * kSecond;
+};
+
+struct LimitsConfig {  // static limits
+  bool enabled = false;
+  double min = -std::numeric_limits<double>::infinity();
+  double max = std::numeric_limits<double>::infinity();
+};
+
+struct RateConfig {  // rate of change, in value units per second
+  bool enabled = false;
+  double max_per_second = std::numeric_limits<double>::infinity();
+};
+
+struct SpikeConfig {  // robust z-score on the median and MAD of the last `window` readings
+  bool enabled = false;
+  uint32_t window = 64;  // at most SpikeDetector::kMaxWindow
+  uint32_t min_count = 16;
+  double z = 8.0;
+};
+
+struct ShiftConfig {  // level shift (two-sided CUSUM) and drift (EWMA against a frozen baseline)
+  bool enabled = false;
+  uint32_t baseline_count = 50;  // readings that set the baseline mean and sd
+  double cusum_k = 0.5;          // slack, in baseline sds
+  double cusum_h = 10.0;         // decision threshold, in baseline sds
+  double ewma_alpha = 0.02;
+  double drift_sds = 3.0;  // EWMA further than this from the baseline mean is drift
+};
+
+struct FlatlineConfig {  // stuck value
+  bool enabled = false;
+  uint32_t min_repeats = 30;  // this many readings within epsilon of each other
+  double epsilon = 0.0;
+};
+
+struct DropoutConfig {  // no reading for longer than expected
+  bool enabled = false;
+  TimeMicros max_gap_us = 60 * kSecond;
+};
+
+struct AutoDetectorConfig {
+  bool enabled = true;
+  double threshold = 0.5;  // a score at or above this raises a kAnomaly defect
+  AutoConfig params;
+};
+
+// Everything one sensor runs. The default runs only `auto`.
+struct DetectorConfig {
+  std::string name = "default";  // prefixes Defect::detector, e.g. "default.spike"
+  WindowConfig window;
+  LimitsConfig limits;
+  RateConfig rate;
+  SpikeConfig spike;
+  ShiftConfig shift;
+  FlatlineConfig flatline;
+  DropoutConfig dropout;
+  AutoDetectorConfig auto_score;
+  // After a defect, the same detector on the same sensor stays quiet this long (event time).
+  TimeMicros holdoff_us = 300 * kSecond;
+  uint32_t max_evidence = 8;  // triggering readings kept per defect (and per sensor)
+};
+
+struct SensorRule {
+  std::string pattern;  // glob on the sensor id: '*' any run, '?' one character
+  DetectorConfig config;
+};
+
+struct EngineConfig {
+  std::vector<SensorRule> rules;  // first match wins
+  DetectorConfig fallback;        // for sensors no rule matches
+  uint32_t max_sensors = 10'000;  // readings of further sensors are counted and dropped
+};
+
+// Returns OK or InvalidArgument naming the bad field ("rules[2].spike.window: ...").
+Status Validate(const EngineConfig& config);
+
+// True when `text` matches the glob `pattern` ('*' and '?').
+bool GlobMatch(std::string_view pattern, std::string_view text);
+
+}  // namespace weir::detect

@@ -1,0 +1,76 @@
+// Engine: runs the configured detectors over readings of many sensors, keyed by sensor id, and
+// returns defects and closed windows. Pure: no I/O, no threads, no clock of its own (event time
+// comes with each reading; AdvanceTime() brings the present for dropout and window closing).
+//
+// Not thread-safe: one thread feeds one engine. Memory: a fixed SensorState per sensor
+// (StateBytesPerSensor() plus the id), at most config.max_sensors of them.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "agent/core/record.h"
+#include "agent/detect/config.h"
+
+namespace weir::detect {
+
+struct Finding;  // detectors.h
+
+struct ClosedWindow {
+  std::string sensor;
+  TimeMicros start_us = 0, end_us = 0;
+  WindowStats stats;
+};
+
+struct EngineCounters {
+  uint64_t readings = 0;
+  uint64_t late = 0;             // older than the watermark: counted, not folded in
+  uint64_t out_of_order = 0;     // within lateness but older than the sensor's newest reading
+  uint64_t dropped_sensors = 0;  // readings of sensors beyond max_sensors
+  uint64_t defects = 0;
+  uint64_t suppressed = 0;  // findings swallowed by a hold-off
+};
+
+class Engine {
+ public:
+  // The config must be valid (see Validate()); the engine keeps its own copy.
+  explicit Engine(EngineConfig config);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Folds in one reading. Appends defects to *out and, if `windows` is not null, windows the
+  // reading's watermark closed. Returns the reading's `auto` score in [0, 1] (0 when `auto` is
+  // off for the sensor, the reading is late or out of order, or it is dropped).
+  double Observe(const Reading& reading, std::vector<Defect>* out,
+                 std::vector<ClosedWindow>* windows = nullptr);
+
+  // Tells the engine event time has reached `now` without readings: raises dropout defects for
+  // sensors silent longer than their max gap (once per gap) and closes windows the watermark
+  // (now - allowed lateness) passes.
+  void AdvanceTime(TimeMicros now, std::vector<Defect>* out,
+                   std::vector<ClosedWindow>* windows = nullptr);
+
+  const EngineCounters& counters() const { return counters_; }
+  size_t sensors() const { return sensors_.size(); }
+  // Bytes of fixed state per sensor (excluding the id string and the hash-map node).
+  static size_t StateBytesPerSensor();
+
+ private:
+  struct SensorState;
+  SensorState* Lookup(const std::string& sensor);
+  const DetectorConfig& ConfigFor(const std::string& sensor) const;
+  // Turns a finding into a defect unless its detector is holding off on this sensor.
+  void Emit(SensorState& s, const Finding& f, TimeMicros at, TimeMicros window_start,
+            TimeMicros window_end, const WindowStats& stats, std::vector<Defect>* out);
+  void RunDetectors(SensorState& s, const Reading& r, std::vector<Defect>* out);
+
+  EngineConfig config_;
+  std::unordered_map<std::string, std::unique_ptr<SensorState>> sensors_;
+  EngineCounters counters_;
+};
+
+}  // namespace weir::detect
