@@ -70,12 +70,12 @@ Result<std::string> BatchEncoder::Encode(std::span<const Reading> readings) {
   batch.set_time_step(step);
   internal::EncodeTimestamps(readings, st.index, num_sensors, step, batch.mutable_timestamps());
 
-  const int decimals = internal::FindDecimalScale(readings);
+  const int decimals = internal::ChooseDecimalScale(readings);
   if (decimals >= 0) {
     batch.set_value_encoding(v1::VALUE_ENCODING_DECIMAL_DELTA);
     batch.set_value_decimals(static_cast<uint32_t>(decimals));
-    internal::EncodeDecimalValues(readings, st.index, num_sensors, decimals,
-                                  batch.mutable_values());
+    internal::EncodeDecimalValues(readings, st.index, num_sensors, decimals, batch.mutable_values(),
+                                  batch.mutable_value_residuals());
   } else {
     batch.set_value_encoding(v1::VALUE_ENCODING_XOR_PLANES);
     internal::EncodeXorValues(readings, st.index, num_sensors, batch.mutable_values());
@@ -204,11 +204,12 @@ Result<std::vector<Reading>> BatchDecoder::Decode(std::string_view blob) {
       if (batch.value_decimals() > internal::kMaxValueDecimals) {
         return Corrupt("bad value decimals " + std::to_string(batch.value_decimals()));
       }
-      WEIR_RETURN_IF_ERROR(internal::DecodeDecimalValues(batch.values(), st.index, num_sensors,
-                                                         static_cast<int>(batch.value_decimals()),
-                                                         st.values));
+      WEIR_RETURN_IF_ERROR(internal::DecodeDecimalValues(
+          batch.values(), batch.value_residuals(), st.index, num_sensors,
+          static_cast<int>(batch.value_decimals()), st.values));
       break;
     case v1::VALUE_ENCODING_XOR_PLANES:
+      if (!batch.value_residuals().empty()) return Corrupt("residuals with XOR planes");
       WEIR_RETURN_IF_ERROR(
           internal::DecodeXorValues(batch.values(), st.index, num_sensors, st.values));
       break;

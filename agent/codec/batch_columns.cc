@@ -23,16 +23,42 @@ Status Malformed(std::string_view column, std::string_view what) {
   return DataLoss("batch column '" + std::string(column) + "': " + std::string(what));
 }
 
-// Sets *m when v == m / 10^k bit for bit. The decoder computes exactly that expression, so this
-// check is what makes the decimal encoding lossless (it rejects -0.0, NaN, inf and long tails).
-bool FitsDecimal(double v, int k, int64_t* m) {
+// Values within this many units in the last place of a short decimal count as that decimal:
+// data that went through float arithmetic (51.846000000000004) then costs a small residual.
+constexpr int64_t kUlpTolerance = 4;
+
+// The decoder's approximation of a value from its scaled integer m.
+double Approximate(int64_t m, int k) { return static_cast<double>(m) / kPow10[k]; }
+
+// The integer nearest to v * 10^k when it is below 2^53 (so the double conversion is exact).
+bool Scale(double v, int k, int64_t* m) {
   const double scaled = v * kPow10[k];
-  if (!(std::fabs(scaled) < kMaxExactInteger)) return false;
-  const auto rounded = static_cast<int64_t>(scaled < 0 ? scaled - 0.5 : scaled + 0.5);
-  const double back = static_cast<double>(rounded) / kPow10[k];
-  if (std::bit_cast<uint64_t>(back) != std::bit_cast<uint64_t>(v)) return false;
-  *m = rounded;
+  if (!(std::fabs(scaled) < kMaxExactInteger)) return false;  // also NaN and inf
+  *m = static_cast<int64_t>(scaled < 0 ? scaled - 0.5 : scaled + 0.5);
   return true;
+}
+
+// Value bits minus approximation bits, mod 2^64; read as int64 it counts ulps between two
+// doubles of the same sign.
+uint64_t Residual(double v, double approx) {
+  return std::bit_cast<uint64_t>(v) - std::bit_cast<uint64_t>(approx);
+}
+
+bool NearDecimal(double v, int k) {
+  int64_t m = 0;
+  if (!Scale(v, k, &m)) return false;
+  const auto r = static_cast<int64_t>(Residual(v, Approximate(m, k)));
+  return r >= -kUlpTolerance && r <= kUlpTolerance;
+}
+
+// The fewest decimals k for which v is near m / 10^k, or kMaxValueDecimals + 1 when none.
+// `hint` (the previous value's answer) is tried first: neighbours usually share their scale.
+int MinimalDecimals(double v, int hint) {
+  if (NearDecimal(v, hint) && (hint == 0 || !NearDecimal(v, hint - 1))) return hint;
+  for (int k = 0; k <= kMaxValueDecimals; ++k) {
+    if (NearDecimal(v, k)) return k;
+  }
+  return kMaxValueDecimals + 1;
 }
 
 }  // namespace
@@ -155,47 +181,80 @@ Status DecodeTimestamps(std::string_view in, std::span<const uint32_t> index, si
   return Status::Ok();
 }
 
-int FindDecimalScale(std::span<const Reading> readings) {
-  int k = 0;
-  int64_t m = 0;
+int ChooseDecimalScale(std::span<const Reading> readings) {
+  // histogram[k]: values whose fewest decimals is k; the last bucket holds misfits.
+  int histogram[kMaxValueDecimals + 2] = {};
+  int hint = 0;
   for (const Reading& r : readings) {
-    while (!FitsDecimal(r.value, k, &m)) {
-      if (++k > kMaxValueDecimals) return -1;
+    const int k = MinimalDecimals(r.value, hint);
+    ++histogram[k];
+    if (k <= kMaxValueDecimals) hint = k;
+  }
+  // Cost model in bits: every decimal adds log2(10) to each delta; a value that needs more
+  // decimals than the scale costs a residual of about 64 bits.
+  const double n = static_cast<double>(readings.size());
+  int best = 0;
+  double best_cost = 0;
+  double misfits = n;
+  for (int k = 0; k <= kMaxValueDecimals; ++k) {
+    misfits -= histogram[k];
+    const double cost = n * k * 3.32 + misfits * 64;
+    if (k == 0 || cost < best_cost) {
+      best = k;
+      best_cost = cost;
     }
   }
-  // Values accepted at a smaller k may overflow 2^53 at the final one; check them all again.
-  for (const Reading& r : readings) {
-    if (!FitsDecimal(r.value, k, &m)) return -1;
-  }
-  return k;
+  // Mostly misfits (noise-like bit patterns): the XOR planes are smaller.
+  double best_misfits = n;
+  for (int k = 0; k <= best; ++k) best_misfits -= histogram[k];
+  return best_misfits * 4 > n ? -1 : best;
 }
 
+// Per sensor, m is delta-coded; a value that cannot be scaled (NaN, inf, too large) repeats the
+// previous m and lives entirely in its residual.
 void EncodeDecimalValues(std::span<const Reading> readings, std::span<const uint32_t> index,
-                         size_t num_sensors, int decimals, std::string* out) {
-  std::vector<uint64_t> prev(num_sensors, 0);
+                         size_t num_sensors, int decimals, std::string* values,
+                         std::string* residuals) {
+  std::vector<int64_t> prev(num_sensors, 0);
+  bool any_residual = false;
   for (size_t i = 0; i < readings.size(); ++i) {
-    int64_t m = 0;
-    const bool fits = FitsDecimal(readings[i].value, decimals, &m);
-    (void)fits;  // FindDecimalScale checked every value at this scale.
     const uint32_t s = index[i];
-    PutVarint(out, ZigZag(static_cast<int64_t>(static_cast<uint64_t>(m) - prev[s])));
-    prev[s] = static_cast<uint64_t>(m);
+    int64_t m = prev[s];
+    const double v = readings[i].value;
+    if (!Scale(v, decimals, &m)) m = prev[s];
+    // m and prev are below 2^53 in magnitude, so the difference cannot overflow.
+    PutVarint(values, ZigZag(m - prev[s]));
+    prev[s] = m;
+    const uint64_t r = Residual(v, Approximate(m, decimals));
+    any_residual |= r != 0;
+    PutVarint(residuals, ZigZag(static_cast<int64_t>(r)));
   }
+  if (!any_residual) residuals->clear();
 }
 
-Status DecodeDecimalValues(std::string_view in, std::span<const uint32_t> index, size_t num_sensors,
-                           int decimals, std::span<double> out) {
+Status DecodeDecimalValues(std::string_view values, std::string_view residuals,
+                           std::span<const uint32_t> index, size_t num_sensors, int decimals,
+                           std::span<double> out) {
   if (decimals < 0 || decimals > kMaxValueDecimals) return Malformed("values", "bad decimals");
   std::vector<uint64_t> prev(num_sensors, 0);
-  ByteReader reader(in);
+  ByteReader reader(values);
+  ByteReader residual_reader(residuals);
+  const bool has_residuals = !residuals.empty();
   for (size_t i = 0; i < out.size(); ++i) {
     uint64_t raw = 0;
     if (!reader.GetVarint(&raw)) return Malformed("values", "truncated");
     const uint32_t s = index[i];
     prev[s] += static_cast<uint64_t>(UnZigZag(raw));
-    out[i] = static_cast<double>(static_cast<int64_t>(prev[s])) / kPow10[decimals];
+    // Corrupt input may push m past 2^53; the conversion is still defined, just inexact.
+    uint64_t bits = std::bit_cast<uint64_t>(Approximate(static_cast<int64_t>(prev[s]), decimals));
+    if (has_residuals) {
+      if (!residual_reader.GetVarint(&raw)) return Malformed("value_residuals", "truncated");
+      bits += static_cast<uint64_t>(UnZigZag(raw));
+    }
+    out[i] = std::bit_cast<double>(bits);
   }
   if (!reader.empty()) return Malformed("values", "trailing bytes");
+  if (!residual_reader.empty()) return Malformed("value_residuals", "trailing bytes");
   return Status::Ok();
 }
 

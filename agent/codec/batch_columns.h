@@ -39,13 +39,18 @@ void EncodeTimestamps(std::span<const Reading> readings, std::span<const uint32_
 Status DecodeTimestamps(std::string_view in, std::span<const uint32_t> index, size_t num_sensors,
                         uint64_t step, std::span<int64_t> out);
 
-// The smallest k in [0, kMaxValueDecimals] such that every value is exactly m / 10^k for an
-// integer |m| < 2^53 (checked bit for bit), or -1 when there is none.
-int FindDecimalScale(std::span<const Reading> readings);
+// The decimal scale k that makes the decimal encoding smallest (most values within a few ulps
+// of m / 10^k with |m| < 2^53, few decimals), or -1 when most values are near no short decimal.
+int ChooseDecimalScale(std::span<const Reading> readings);
+// Appends per-sensor deltas of m = round(value * 10^decimals) to *values and, per reading, the
+// residual (value bits - bits of m / 10^decimals) to *residuals, which is left empty when every
+// residual is zero. Bit-exact for every double at any scale.
 void EncodeDecimalValues(std::span<const Reading> readings, std::span<const uint32_t> index,
-                         size_t num_sensors, int decimals, std::string* out);
-Status DecodeDecimalValues(std::string_view in, std::span<const uint32_t> index, size_t num_sensors,
-                           int decimals, std::span<double> out);
+                         size_t num_sensors, int decimals, std::string* values,
+                         std::string* residuals);
+Status DecodeDecimalValues(std::string_view values, std::string_view residuals,
+                           std::span<const uint32_t> index, size_t num_sensors, int decimals,
+                           std::span<double> out);
 
 void EncodeXorValues(std::span<const Reading> readings, std::span<const uint32_t> index,
                      size_t num_sensors, std::string* out);
