@@ -12,7 +12,8 @@
 //
 // Reconnecting is the caller's job, on purpose: the client never reconnects by itself. After
 // on_connection_lost the owner calls Connect() again, spaced by capped exponential backoff with
-// full jitter (core's backoff), from its own thread. Keeping the timer outside the client means
+// full jitter (weir::Backoff in agent/core/backoff.h, waited out with Worker::WaitFor), from its
+// own thread, never from inside the callback. Keeping the timer outside the client means
 // a shutdown never waits on a backoff sleep hidden in a library, and a fleet of gateways that
 // lose the same broker do not come back in lockstep.
 //
@@ -21,6 +22,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -61,7 +63,7 @@ struct MqttOptions {
   std::chrono::seconds session_expiry{std::chrono::hours(24 * 7)};
   std::optional<std::string> username;
   std::optional<std::string> password;
-  // TLS settings; used only (and then required, possibly with all fields empty) for mqtts://.
+  // TLS settings, only with mqtts://. mqtts:// without them: verify against the system CAs.
   std::optional<TlsOptions> tls;
   MqttVersion version = MqttVersion::kV311;
   std::chrono::seconds keepalive{30};
@@ -70,6 +72,11 @@ struct MqttOptions {
   // Publishes sent but not yet acknowledged (QoS 1/2) or written (QoS 0). At the limit Publish()
   // returns kResourceExhausted: the caller's window, not a hidden queue.
   int max_inflight = 64;
+  // The largest MQTT packet the broker takes, 0 when unknown. A publish that would exceed it
+  // fails at once with kOutOfRange instead of being sent: brokers answer an oversized packet by
+  // dropping the connection (MQTT 3.1.1 has no other way), which would fail every message in
+  // flight with it. With MQTT 5 the Maximum Packet Size the broker announces applies as well.
+  size_t max_packet_bytes = 0;
 };
 
 // A message received on a subscription. The views are valid only during the callback.
@@ -129,8 +136,9 @@ class MqttClient {
   virtual Status Subscribe(const std::vector<Subscription>& subscriptions) = 0;
 
   // Queues one message without blocking. Returns its token, whose outcome on_delivered reports;
-  // or kUnavailable when not connected, kResourceExhausted at max_inflight, kInvalidArgument for
-  // a bad topic or QoS. Nothing is buffered when an error is returned.
+  // or kUnavailable when not connected, kResourceExhausted at max_inflight, kOutOfRange when the
+  // packet would exceed the broker's limit (split it), kInvalidArgument for a bad topic or QoS.
+  // Nothing is buffered when an error is returned.
   virtual Result<PublishToken> Publish(std::string_view topic, std::string_view payload, int qos,
                                        bool retained) = 0;
 

@@ -100,7 +100,9 @@ Status FromReasonCode(int reason, std::string_view what) {
 
 // The outcome of a finished Paho token: its return code, or else an MQTT 5 failure reason.
 Status TokenStatus(const mqtt::token& token, bool succeeded, std::string_view what) {
-  const int reason = static_cast<int>(token.get_reason_code());
+  int reason = static_cast<int>(token.get_reason_code());
+  // Paho marks MQTT 3 failures with a reason code of its own (255 in 1.2, 0 in 1.6).
+  if (reason == static_cast<int>(mqtt::MQTTPP_V3_CODE)) reason = 0;
   if (succeeded) {
     return reason >= kFirstFailureReasonCode ? FromReasonCode(reason, what) : Status::Ok();
   }
@@ -114,6 +116,14 @@ Status FromException(const mqtt::exception& e, std::string_view what) {
     return FromReasonCode(e.get_reason_code(), what);
   }
   return FromPahoCode(e.get_return_code(), what);
+}
+
+// Bytes of the PUBLISH packet Paho will send: fixed header, topic, packet id, properties.
+size_t PublishPacketBytes(size_t topic, size_t payload, int qos, bool v5) {
+  const size_t remaining = 2 + topic + (qos > 0 ? 2 : 0) + (v5 ? 1 : 0) + payload;
+  size_t length_bytes = 1;
+  for (size_t n = remaining; n >= 128; n /= 128) ++length_bytes;
+  return 1 + length_bytes + remaining;
 }
 
 bool HasPrefix(std::string_view s, std::string_view prefix) {
@@ -306,6 +316,12 @@ class PahoMqttClient final : public MqttClient {
       if (state_ != State::kConnected) {
         return Unavailable("publish: not connected to " + options_.url);
       }
+      const size_t bytes = PublishPacketBytes(topic.size(), payload.size(), qos,
+                                              options_.version == MqttVersion::kV5);
+      if (packet_limit_ > 0 && bytes > packet_limit_) {
+        return OutOfRange("publish: a packet of " + std::to_string(bytes) +
+                          " bytes exceeds the broker's limit of " + std::to_string(packet_limit_));
+      }
       if (static_cast<int>(pending_.size()) >= options_.max_inflight) {
         return ResourceExhausted("publish: " + std::to_string(options_.max_inflight) +
                                  " messages in flight (max_inflight)");
@@ -356,10 +372,18 @@ class PahoMqttClient final : public MqttClient {
     std::lock_guard dispatch(dispatch_mu_);
     const Status status = TokenStatus(token, succeeded, "connect to " + options_.url);
     bool session_present = false;
+    size_t packet_limit = options_.max_packet_bytes;
     if (status.ok()) {
       try {
-        session_present = token.get_connect_response().is_session_present();
-      } catch (const mqtt::exception&) {
+        const mqtt::connect_response response = token.get_connect_response();
+        session_present = response.is_session_present();
+        const mqtt::properties& props = response.get_properties();
+        if (props.contains(mqtt::property::MAXIMUM_PACKET_SIZE)) {
+          const size_t broker_limit =
+              mqtt::get<uint32_t>(props, mqtt::property::MAXIMUM_PACKET_SIZE);
+          if (packet_limit == 0 || broker_limit < packet_limit) packet_limit = broker_limit;
+        }
+      } catch (const std::exception&) {
         // No CONNACK details: treat as a fresh session, which only costs a resubscribe.
       }
     }
@@ -373,6 +397,7 @@ class PahoMqttClient final : public MqttClient {
         return;
       }
       state_ = status.ok() ? State::kConnected : State::kDisconnected;
+      packet_limit_ = packet_limit;
     }
     if (!callbacks_enabled_) return;
     if (status.ok()) {
@@ -462,7 +487,8 @@ class PahoMqttClient final : public MqttClient {
   State state_ = State::kDisconnected;
   std::set<PublishToken> pending_;  // ordered, so failures are reported in publish order
   PublishToken next_token_ = 1;
-  uint64_t attempt_ = 0;  // numbers Connect() calls, so a stale attempt's answer is ignored
+  size_t packet_limit_ = 0;  // for this connection: options, or the MQTT 5 broker's if smaller
+  uint64_t attempt_ = 0;     // numbers Connect() calls, so a stale attempt's answer is ignored
 
   // Held while a callback runs: serialises callbacks and keeps "lost" reports in order with the
   // next connection's. Recursive in case Paho ever completes a token on the calling thread.
@@ -494,6 +520,7 @@ Result<std::string> PahoServerUri(const std::string& url) {
     const std::string_view rest = std::string_view(url).substr(scheme.weir.size());
     std::string_view host = rest;
     std::string_view port;
+    bool has_port = false;
     if (HasPrefix(rest, "[")) {  // [IPv6]:port
       const size_t close = rest.find(']');
       if (close == std::string_view::npos) return InvalidArgument("url '" + url + "': unclosed [");
@@ -502,17 +529,19 @@ Result<std::string> PahoServerUri(const std::string& url) {
       if (!after.empty() && !HasPrefix(after, ":")) {
         return InvalidArgument("url '" + url + "': expected :port after ]");
       }
-      if (!after.empty()) port = after.substr(1);
+      has_port = !after.empty();
+      if (has_port) port = after.substr(1);
     } else if (const size_t colon = rest.find(':'); colon != std::string_view::npos) {
       host = rest.substr(0, colon);
       port = rest.substr(colon + 1);
+      has_port = true;
     }
     if (host.empty() || host == "[]" || host.find_first_of("/?#@ ") != std::string_view::npos) {
       return InvalidArgument("url '" + url + "': expected " + std::string(scheme.weir) +
                              "host[:port]");
     }
     int number = scheme.default_port;
-    if (!port.empty() || rest.find(':') != std::string_view::npos) {
+    if (has_port) {
       const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
       if (ec != std::errc() || end != port.data() + port.size() || number < 1 || number > 65535) {
         return InvalidArgument("url '" + url + "': port must be 1..65535");

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -199,6 +200,10 @@ Status MosquittoBroker::MakeCertificates() {
 
 Status MosquittoBroker::WriteConfig() const {
   std::ostringstream c;
+  // Run as whoever runs the test: as root, mosquitto would otherwise drop to the "mosquitto"
+  // user, which cannot read our private temporary directory.
+  const passwd* user = ::getpwuid(::geteuid());
+  if (user != nullptr) c << "user " << user->pw_name << "\n";
   c << "per_listener_settings false\n"
     << "allow_anonymous true\n"
     << "log_dest stderr\n"
@@ -275,6 +280,7 @@ Status MosquittoBroker::WaitExit(milliseconds timeout) {
 Status MosquittoBroker::Stop() {
   if (!running()) return Status::Ok();
   ::kill(pid_, SIGTERM);
+  ::kill(pid_, SIGCONT);  // a paused broker must run to act on SIGTERM
   if (WaitExit(std::chrono::duration_cast<milliseconds>(kStopTimeout)).ok()) {
     return Status::Ok();
   }
@@ -287,6 +293,18 @@ Status MosquittoBroker::Kill() {
   ::kill(pid_, SIGKILL);
   if (::waitpid(pid_, nullptr, 0) != pid_) return IoError("waitpid() after SIGKILL failed");
   pid_ = -1;
+  return Status::Ok();
+}
+
+Status MosquittoBroker::Pause() {
+  if (!running()) return FailedPrecondition("mosquitto is not running");
+  if (::kill(pid_, SIGSTOP) != 0) return IoError("kill(SIGSTOP) failed");
+  return Status::Ok();
+}
+
+Status MosquittoBroker::Resume() {
+  if (!running()) return FailedPrecondition("mosquitto is not running");
+  if (::kill(pid_, SIGCONT) != 0) return IoError("kill(SIGCONT) failed");
   return Status::Ok();
 }
 

@@ -57,6 +57,10 @@ class MosquittoBroker {
   Status Stop();
   // SIGKILL and wait: a crash, nothing saved.
   Status Kill();
+  // SIGSTOP / SIGCONT: a broker that hangs. Its sockets stay open, so clients keep their
+  // connection and their publishes stay unacknowledged until Resume() (or keepalive expiry).
+  Status Pause();
+  Status Resume();
   // Stops it if running, starts it again on the same ports and waits until it accepts.
   Status Restart();
 
