@@ -1,0 +1,396 @@
+// `weir detect`: the offline runner over CSV files; see detect_command.h.
+#include "agent/app/detect_command.h"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "agent/app/exit_codes.h"
+#include "agent/codec/csv.h"
+#include "agent/codec/timestamp.h"
+#include "agent/detect/engine.h"
+
+namespace weir::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+// What the plot needs of the series it draws.
+struct Series {
+  std::string name;
+  std::vector<TimeMicros> t;
+  std::vector<double> value, score;
+  std::vector<std::pair<TimeMicros, double>> defects;  // (time, value) of each defect
+};
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
+  return s;
+}
+
+std::vector<std::string_view> Split(std::string_view line) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  for (;;) {
+    const size_t comma = line.find(',', start);
+    out.push_back(Trim(line.substr(start, comma - start)));
+    if (comma == std::string_view::npos) return out;
+    start = comma + 1;
+  }
+}
+
+// Walks the raw lines of the file beside CsvReader so the output can repeat the input's own
+// timestamp and value text (the reader hands out parsed values only).
+class RawLines {
+ public:
+  explicit RawLines(const fs::path& path) : in_(path, std::ios::binary) {}
+
+  // The fields of 1-based line `n`; lines are visited in increasing order.
+  std::vector<std::string_view> Fields(uint64_t n) {
+    while (line_no_ < n && std::getline(in_, line_)) {
+      ++line_no_;
+      if (line_no_ == 1 && line_.rfind("\xEF\xBB\xBF", 0) == 0) line_.erase(0, 3);
+      if (first_.empty() && !Trim(line_).empty()) first_ = line_;
+    }
+    return Split(line_);
+  }
+  // The first non-empty line (the header when the reader saw one).
+  const std::string& first() const { return first_; }
+
+ private:
+  std::ifstream in_;
+  std::string line_, first_;
+  uint64_t line_no_ = 0;
+};
+
+// Column positions as CsvReader resolves them: named by the header, else 0 and 1.
+std::pair<size_t, size_t> Columns(const std::string& header) {
+  size_t time_col = 0, value_col = 1;
+  bool has_time = false, has_value = false;
+  const auto fields = Split(header);
+  for (size_t i = 0; i < fields.size(); ++i) {
+    std::string f(fields[i]);
+    std::transform(f.begin(), f.end(), f.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (!has_time && (f == "timestamp" || f == "time" || f == "ts")) time_col = i, has_time = true;
+    if (!has_value && f == "value") value_col = i, has_value = true;
+  }
+  if (!has_time || !has_value) return {0, 1};
+  return {time_col, value_col};
+}
+
+const char* KindName(DefectKind kind) {
+  static constexpr const char* kNames[] = {"threshold",   "rate_of_change", "spike",
+                                           "level_shift", "drift",          "flatline",
+                                           "dropout",     "change_point",   "anomaly"};
+  return kNames[static_cast<size_t>(kind)];
+}
+
+// Runs one file. Returns an exit code; messages name the file (and line).
+int DetectFile(const DetectOptions& o, const fs::path& in, const fs::path& out,
+               std::ostream* defects_out, Series* series) {
+  codec::CsvOptions csv_options;
+  csv_options.sensor = codec::SensorIdFromPath(in);
+  auto reader = codec::CsvReader::Open(in, csv_options);
+  if (!reader.ok()) {
+    std::cerr << "weir detect: " << in.string() << ": " << reader.status().message() << "\n";
+    return kExitUsage;
+  }
+  std::error_code ec;
+  if (out.has_parent_path()) fs::create_directories(out.parent_path(), ec);
+  std::ofstream w(out, std::ios::binary | std::ios::trunc);
+  if (!w) {
+    std::cerr << "weir detect: cannot write " << out.string() << "\n";
+    return kExitFailure;
+  }
+  w << "timestamp,value,anomaly_score\n";
+  RawLines raw(in);
+  detect::Engine engine(o.engine);
+  std::vector<Defect> defects;
+  Reading r;
+  std::optional<std::pair<size_t, size_t>> cols;
+  char score_text[32];
+  for (;;) {
+    auto next = reader->Next(&r);
+    if (!next.ok()) {
+      std::cerr << "weir detect: " << in.string() << ":" << reader->line_number() << ": "
+                << next.status().message() << "\n";
+      return next.status().code() == StatusCode::kIoError ? kExitFailure : kExitUsage;
+    }
+    if (!*next) break;
+    const auto fields = raw.Fields(reader->line_number());
+    if (!cols) cols = reader->has_header() ? Columns(raw.first()) : std::pair<size_t, size_t>(0, 1);
+    defects.clear();
+    const double score = engine.Observe(r, &defects);
+    std::snprintf(score_text, sizeof(score_text), "%.6f", score);
+    const bool has_text = fields.size() > std::max(cols->first, cols->second);
+    if (has_text) {
+      w << fields[cols->first] << ',' << fields[cols->second] << ',' << score_text << '\n';
+    } else {
+      w << codec::FormatRfc3339(r.time_us) << ',' << r.value << ',' << score_text << '\n';
+    }
+    for (const Defect& d : defects) {
+      if (defects_out != nullptr) {
+        *defects_out << in.string() << ',' << d.sensor << ','
+                     << codec::FormatRfc3339(d.detected_at_us) << ',' << KindName(d.kind) << ','
+                     << d.detector << ',' << d.score << ",\"" << d.message << "\"\n";
+      }
+      if (series != nullptr) series->defects.push_back({d.detected_at_us, r.value});
+    }
+    if (series != nullptr) {
+      series->t.push_back(r.time_us);
+      series->value.push_back(r.value);
+      series->score.push_back(score);
+    }
+  }
+  w.flush();
+  if (!w) {
+    std::cerr << "weir detect: writing " << out.string() << " failed\n";
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+// Labelled windows for `rel` (e.g. "realKnownCause/nyc_taxi.csv") from NAB's
+// combined_windows.json; the key may also match by file name alone.
+std::vector<std::pair<TimeMicros, TimeMicros>> LoadLabels(const fs::path& labels,
+                                                          const std::string& rel, int* code) {
+  std::vector<std::pair<TimeMicros, TimeMicros>> out;
+  std::ifstream in(labels);
+  const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!in || j.is_discarded() || !j.is_object()) {
+    std::cerr << "weir detect: " << labels.string() << ": not a NAB windows JSON file\n";
+    *code = kExitUsage;
+    return out;
+  }
+  const std::string name = fs::path(rel).filename().string();
+  for (const auto& [key, windows] : j.items()) {
+    if (key != rel && fs::path(key).filename().string() != name) continue;
+    for (const auto& w : windows) {
+      if (!w.is_array() || w.size() != 2 || !w[0].is_string() || !w[1].is_string()) continue;
+      auto a = codec::ParseTimestamp(w[0].get<std::string>());
+      auto b = codec::ParseTimestamp(w[1].get<std::string>());
+      if (a.ok() && b.ok()) out.push_back({*a, *b});
+    }
+    break;
+  }
+  return out;
+}
+
+std::string Svg(const Series& s, const std::vector<std::pair<TimeMicros, TimeMicros>>& labels) {
+  constexpr double kW = 1200, kH = 360, kScoreH = 80, kPad = 40;
+  std::string svg;
+  char buf[256];
+  const double total_h = kH + kScoreH + 2 * kPad;
+  std::snprintf(buf, sizeof(buf),
+                "<svg xmlns='http://www.w3.org/2000/svg' width='%.0f' height='%.0f' "
+                "font-family='sans-serif' font-size='12'>\n",
+                kW + 2 * kPad, total_h);
+  svg += buf;
+  if (s.t.empty()) return svg + "<text x='40' y='40'>no readings</text></svg>\n";
+  const double t0 = static_cast<double>(s.t.front());
+  const double t1 = std::max(t0 + 1, static_cast<double>(s.t.back()));
+  const auto [vmin_it, vmax_it] = std::minmax_element(s.value.begin(), s.value.end());
+  const double v0 = *vmin_it, v1 = std::max(*vmax_it, v0 + 1e-12);
+  auto x = [&](double t) { return kPad + (t - t0) / (t1 - t0) * kW; };
+  auto y = [&](double v) { return kPad + (1 - (v - v0) / (v1 - v0)) * kH; };
+  auto ys = [&](double sc) { return kPad + kH + kPad / 2 + (1 - sc) * kScoreH; };
+  for (const auto& [a, b] : labels) {
+    std::snprintf(buf, sizeof(buf),
+                  "<rect x='%.1f' y='%.0f' width='%.1f' height='%.0f' fill='#ffd54f' "
+                  "fill-opacity='0.35'/>\n",
+                  x(a), kPad, std::max(1.0, x(b) - x(a)), kH);
+    svg += buf;
+  }
+  // Min/max per pixel column keeps spikes visible however long the series.
+  auto polyline = [&](const std::vector<double>& v, auto&& ymap, const char* color) {
+    svg += "<polyline fill='none' stroke='";
+    svg += color;
+    svg += "' stroke-width='1' points='";
+    size_t i = 0;
+    while (i < s.t.size()) {
+      const int col = static_cast<int>(x(static_cast<double>(s.t[i])));
+      double lo = v[i], hi = v[i];
+      size_t j = i;
+      while (j < s.t.size() && static_cast<int>(x(static_cast<double>(s.t[j]))) == col) {
+        lo = std::min(lo, v[j]);
+        hi = std::max(hi, v[j]);
+        ++j;
+      }
+      std::snprintf(buf, sizeof(buf), "%d,%.1f %d,%.1f ", col, ymap(lo), col, ymap(hi));
+      svg += buf;
+      i = j;
+    }
+    svg += "'/>\n";
+  };
+  polyline(s.value, y, "#1565c0");
+  polyline(s.score, ys, "#777777");
+  for (const auto& [t, v] : s.defects) {
+    std::snprintf(buf, sizeof(buf),
+                  "<circle cx='%.1f' cy='%.1f' r='5' fill='none' stroke='#d32f2f' "
+                  "stroke-width='2'/>\n",
+                  x(static_cast<double>(t)), y(v));
+    svg += buf;
+  }
+  std::snprintf(buf, sizeof(buf), "<text x='%.0f' y='20'>", kPad);
+  svg += buf;
+  for (char c : s.name) {
+    if (c == '<')
+      svg += "&lt;";
+    else if (c == '&')
+      svg += "&amp;";
+    else
+      svg += c;
+  }
+  std::snprintf(buf, sizeof(buf),
+                " — value %g..%g (blue), auto score 0..1 (grey), defects (red), labelled windows "
+                "(yellow)</text>\n",
+                v0, v1);
+  svg += buf;
+  return svg + "</svg>\n";
+}
+
+int WritePlot(const DetectOptions& o, const Series& s, const std::string& rel) {
+  int code = kExitOk;
+  std::vector<std::pair<TimeMicros, TimeMicros>> labels;
+  if (!o.labels.empty()) labels = LoadLabels(o.labels, rel, &code);
+  if (code != kExitOk) return code;
+  std::ofstream out(o.plot, std::ios::binary | std::ios::trunc);
+  const std::string svg = Svg(s, labels);
+  if (o.plot.extension() == ".html") {
+    out << "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>weir detect: " << rel
+        << "</title></head><body>\n"
+        << svg << "</body></html>\n";
+  } else {
+    out << svg;
+  }
+  out.flush();
+  if (!out) {
+    std::cerr << "weir detect: cannot write " << o.plot.string() << "\n";
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunDetect(const DetectOptions& o) {
+  if (Status s = detect::Validate(o.engine); !s.ok()) {
+    std::cerr << "weir detect: invalid detector config: " << s.message() << "\n";
+    return kExitUsage;
+  }
+  std::error_code ec;
+  if (!fs::exists(o.input, ec)) {
+    std::cerr << "weir detect: " << o.input.string() << ": no such file or directory\n";
+    return kExitUsage;
+  }
+  if (o.output.empty()) {
+    std::cerr << "weir detect: an output (-o) is required\n";
+    return kExitUsage;
+  }
+  // (relative name, input path, output path) per file.
+  std::vector<std::tuple<std::string, fs::path, fs::path>> files;
+  if (fs::is_directory(o.input, ec)) {
+    for (const auto& e : fs::recursive_directory_iterator(o.input, ec)) {
+      if (e.is_regular_file() && e.path().extension() == ".csv") {
+        const fs::path rel = fs::relative(e.path(), o.input);
+        files.emplace_back(rel.generic_string(), e.path(), o.output / rel);
+      }
+    }
+    std::sort(files.begin(), files.end());
+    if (files.empty()) {
+      std::cerr << "weir detect: " << o.input.string() << ": no .csv files\n";
+      return kExitUsage;
+    }
+  } else {
+    const fs::path parent = o.input.parent_path().filename();
+    files.emplace_back((parent / o.input.filename()).generic_string(), o.input, o.output);
+  }
+  std::ofstream defects_out;
+  if (!o.defects.empty()) {
+    defects_out.open(o.defects, std::ios::binary | std::ios::trunc);
+    if (!defects_out) {
+      std::cerr << "weir detect: cannot write " << o.defects.string() << "\n";
+      return kExitFailure;
+    }
+    defects_out << "file,sensor,detected_at,kind,detector,score,message\n";
+  }
+  Series series;
+  std::string plotted;
+  for (const auto& [rel, in, out] : files) {
+    const bool plot_this = !o.plot.empty() && plotted.empty() &&
+                           (o.plot_series.empty() || o.plot_series == rel ||
+                            fs::path(rel).filename() == o.plot_series || files.size() == 1);
+    if (plot_this) {
+      plotted = rel;
+      series.name = rel;
+    }
+    const int code = DetectFile(o, in, out, o.defects.empty() ? nullptr : &defects_out,
+                                plot_this ? &series : nullptr);
+    if (code != kExitOk) return code;
+  }
+  if (!o.plot.empty()) {
+    if (plotted.empty()) {
+      std::cerr << "weir detect: --plot-series " << o.plot_series << " matches no input file\n";
+      return kExitUsage;
+    }
+    if (int code = WritePlot(o, series, plotted); code != kExitOk) return code;
+  }
+  if (!o.quiet) {
+    std::cerr << "weir detect: " << files.size() << " file(s) -> " << o.output.string() << "\n";
+  }
+  return kExitOk;
+}
+
+void AddDetectCommand(CLI::App& app, int* exit_code) {
+  auto options = std::make_shared<DetectOptions>();
+  auto holdoff_s = std::make_shared<double>(300);
+  auto limits = std::make_shared<std::vector<double>>();
+  auto dropout_s = std::make_shared<double>(0);
+  CLI::App* cmd = app.add_subcommand(
+      "detect", "Run the detectors offline over a timestamp,value CSV file or a tree of them");
+  cmd->add_option("input", options->input, "CSV file or directory of them")->required();
+  cmd->add_option("-o,--output", options->output, "output file, or directory mirroring the input")
+      ->required();
+  cmd->add_option("--threshold", options->engine.fallback.auto_score.threshold,
+                  "auto score at which a defect is raised")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--holdoff", *holdoff_s, "seconds a detector stays quiet after a defect");
+  cmd->add_option("--limits", *limits, "static limits MIN MAX")->expected(2);
+  cmd->add_option("--spike-z", options->engine.fallback.spike.z,
+                  "enable the spike detector with this robust z-score");
+  cmd->add_option("--flatline", options->engine.fallback.flatline.min_repeats,
+                  "enable the flatline detector: this many equal readings");
+  cmd->add_option("--dropout", *dropout_s, "enable the dropout detector: seconds without data");
+  cmd->add_flag("--shift", options->engine.fallback.shift.enabled,
+                "enable the level-shift (CUSUM) and drift (EWMA) detectors");
+  cmd->add_option("--defects", options->defects, "write every defect to this CSV file");
+  cmd->add_option("--plot", options->plot, "draw one series to this .svg or .html file");
+  cmd->add_option("--plot-series", options->plot_series,
+                  "with a directory input: which file to plot (relative path or name)");
+  cmd->add_option("--labels", options->labels, "NAB combined_windows.json to shade on the plot");
+  cmd->add_flag("-q,--quiet", options->quiet, "no summary on stderr");
+  cmd->callback([=]() {
+    detect::DetectorConfig& c = options->engine.fallback;
+    c.holdoff_us = static_cast<TimeMicros>(*holdoff_s * detect::kSecond);
+    if (limits->size() == 2) c.limits = {true, (*limits)[0], (*limits)[1]};
+    c.spike.enabled = cmd->count("--spike-z") > 0;
+    c.flatline.enabled = cmd->count("--flatline") > 0;
+    if (*dropout_s > 0) c.dropout = {true, static_cast<TimeMicros>(*dropout_s * detect::kSecond)};
+    *exit_code = RunDetect(*options);
+  });
+}
+
+}  // namespace weir::app
