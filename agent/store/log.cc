@@ -47,6 +47,7 @@ namespace fs = std::filesystem;
 using CursorKey = std::pair<std::string, Lane>;
 
 constexpr uint64_t kMaxSeq = uint64_t{1} << 62;  // sequences stay far below INT64_MAX
+constexpr uint64_t kFullCheckMaxBytes = uint64_t{64} << 20;
 
 fs::path SeqFilePath(const fs::path& db) { return fs::path(db.string() + ".seq"); }
 
@@ -190,7 +191,12 @@ Status LogImpl::CheckExisting(Log& log, bool& empty_file) {
   if (*version != internal::kSchemaVersion) {
     return DataLoss("log schema version " + std::to_string(*version) + " is damaged");
   }
-  WEIR_ASSIGN_OR_RETURN(Stmt s, Stmt::Prepare(log.db_, "PRAGMA quick_check(5)"));
+  // integrity_check also verifies that indexes match their tables (a damaged index would make
+  // later lane reads fail); it costs O(N log N), so large files get quick_check only.
+  std::error_code ec;
+  const bool small = fs::file_size(log.options_.path, ec) < kFullCheckMaxBytes;
+  WEIR_ASSIGN_OR_RETURN(Stmt s, Stmt::Prepare(log.db_, small ? "PRAGMA integrity_check(5)"
+                                                             : "PRAGMA quick_check(5)"));
   std::string problems;
   for (;;) {
     WEIR_ASSIGN_OR_RETURN(bool row, s.Step("quick_check"));
@@ -198,7 +204,7 @@ Status LogImpl::CheckExisting(Log& log, bool& empty_file) {
     if (s.Text(0) != "ok")
       problems += std::string(problems.empty() ? "" : "; ") + std::string(s.Text(0));
   }
-  if (!problems.empty()) return DataLoss("quick_check: " + problems);
+  if (!problems.empty()) return DataLoss("integrity check: " + problems);
   return Status::Ok();
 }
 
@@ -412,15 +418,36 @@ Status LogImpl::FinishOpen(Log& log, bool /*distrust_meta*/) {
                         QueryInt(log.db_,
                                  "SELECT max(coalesce((SELECT max(last_seq) FROM records), 0), "
                                  "coalesce((SELECT max(last_seq) FROM quarantine), 0))"));
-  log.next_seq_ = std::max({log.next_seq_, static_cast<uint64_t>(std::max<int64_t>(meta_next, 1)),
-                            static_cast<uint64_t>(max_row) + 1});
+  const uint64_t issued_bound = std::max(static_cast<uint64_t>(std::max<int64_t>(meta_next, 1)),
+                                         static_cast<uint64_t>(max_row) + 1);
+  log.next_seq_ = std::max(log.next_seq_, issued_bound);
+  std::vector<CursorKey> reset;
   WEIR_ASSIGN_OR_RETURN(Stmt c,
                         Stmt::Prepare(log.db_, "SELECT name, lane, acked_seq FROM cursors"));
   for (;;) {
     WEIR_ASSIGN_OR_RETURN(bool row, c.Step("loading cursors"));
     if (!row) break;
-    log.pending_->cursors[{std::string(c.Text(0)), static_cast<Lane>(c.Int(1))}] =
-        static_cast<uint64_t>(c.Int(2));
+    CursorKey key{std::string(c.Text(0)), static_cast<Lane>(c.Int(1))};
+    auto acked = static_cast<uint64_t>(c.Int(2));
+    // Cursors carry no checksum; a position beyond anything the file ever issued can only be
+    // damage, and it would let eviction delete unsent data. Such a cursor restarts from 0.
+    if (acked >= issued_bound) {
+      log.recovery_.notes.push_back("cursor '" + key.first +
+                                    "' was beyond the last sequence; reset");
+      log.recovery_.integrity_ok = false;
+      acked = 0;
+      log.pending_->dirty.insert(key);
+      reset.push_back(key);
+    }
+    log.pending_->cursors[key] = acked;
+  }
+  c = Stmt();
+  for (const CursorKey& key : reset) {
+    WEIR_ASSIGN_OR_RETURN(
+        Stmt d, Stmt::Prepare(log.db_, "DELETE FROM cursors WHERE name = ?1 AND lane = ?2"));
+    d.BindText(1, key.first);
+    d.BindInt(2, static_cast<int64_t>(key.second));
+    WEIR_RETURN_IF_ERROR(d.Run("resetting a damaged cursor"));
   }
   for (const char* key : {"acked_rows_deleted", "rows_evicted", "readings_evicted",
                           "defects_evicted", "bytes_evicted"}) {

@@ -1,0 +1,164 @@
+// Opening a damaged log never fails: damaged rows or the damaged file go to quarantine, the
+// rest is kept, and sequences continue above anything issued before.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "agent/store/log.h"
+#include "tests/support/test_support.h"
+#include "tests/unit/store/store_test_util.h"
+
+namespace weir::store {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::MakeReadings;
+using testing::MustOpen;
+using testing::Options;
+using weir::testing::FakeClock;
+using weir::testing::TempDir;
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void WriteFile(const fs::path& p, const std::string& bytes) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out << bytes;
+}
+
+// Writes `chunks` chunks of 100 readings and closes the log; returns the last sequence.
+uint64_t WriteLog(const TempDir& dir, const Clock& clock, int chunks) {
+  auto log = MustOpen(Options(dir), clock);
+  for (int i = 0; i < chunks; ++i) {
+    EXPECT_TRUE(log->Append(MakeReadings(100, 1'700'000'000'000'000 + i * 1'000'000)).ok());
+  }
+  EXPECT_TRUE(log->Commit().ok());
+  EXPECT_TRUE(log->Ack("forwarder", Lane::kReadings, 100).ok());
+  EXPECT_TRUE(log->Commit().ok());
+  return log->last_committed_seq();
+}
+
+TEST(RecoveryTest, CleanLogOpensWithNothingToReport) {
+  TempDir dir;
+  FakeClock clock;
+  WriteLog(dir, clock, 3);
+  auto log = MustOpen(Options(dir), clock);
+  EXPECT_TRUE(log->recovery().integrity_ok);
+  EXPECT_FALSE(log->recovery().file_quarantined);
+  EXPECT_EQ(log->recovery().rows_quarantined, 0u);
+}
+
+TEST(RecoveryTest, GarbageFileIsQuarantinedAndSequencesContinueAbove) {
+  TempDir dir;
+  FakeClock clock;
+  const uint64_t last = WriteLog(dir, clock, 3);
+  WriteFile(dir / "log.db", std::string(10000, 'x'));
+  auto log = MustOpen(Options(dir), clock);
+  ASSERT_NE(log, nullptr);
+  const RecoveryReport& r = log->recovery();
+  EXPECT_TRUE(r.file_quarantined);
+  EXPECT_FALSE(r.integrity_ok);
+  EXPECT_TRUE(fs::exists(r.quarantine_dir / "log.db"));
+  EXPECT_FALSE(r.notes.empty());
+  ASSERT_TRUE(log->Append(MakeReadings(1)).ok());
+  auto c = log->Commit();
+  ASSERT_TRUE(c.ok());
+  EXPECT_GT(c->first_seq, last);
+}
+
+TEST(RecoveryTest, GarbageFileWithoutSideFileContinuesAtWallClock) {
+  TempDir dir;
+  FakeClock clock;
+  WriteLog(dir, clock, 1);
+  WriteFile(dir / "log.db", std::string(10000, 'x'));
+  fs::remove(dir / "log.db.seq");
+  auto log = MustOpen(Options(dir), clock);
+  ASSERT_TRUE(log->Append(MakeReadings(1)).ok());
+  auto c = log->Commit();
+  ASSERT_TRUE(c.ok());
+  EXPECT_GE(c->first_seq, static_cast<uint64_t>(clock.WallMicros()));
+}
+
+TEST(RecoveryTest, FlippedByteInAChunkQuarantinesOnlyThatRow) {
+  TempDir dir;
+  FakeClock clock;
+  WriteLog(dir, clock, 5);
+  std::string blob;
+  {
+    auto log = MustOpen(Options(dir), clock);
+    auto rows = log->Read(Lane::kReadings, 200, 1);
+    ASSERT_TRUE(rows.ok());
+    ASSERT_EQ(rows->size(), 1u);
+    blob = (*rows)[0].blob;
+  }
+  std::string bytes = ReadFile(dir / "log.db");
+  const size_t at = bytes.find(blob);
+  ASSERT_NE(at, std::string::npos) << "blob not found in the checkpointed file";
+  bytes[at + blob.size() / 2] ^= 0x10;
+  WriteFile(dir / "log.db", bytes);
+
+  auto log = MustOpen(Options(dir), clock);
+  const RecoveryReport& r = log->recovery();
+  EXPECT_FALSE(r.file_quarantined) << ::testing::PrintToString(r.notes);
+  EXPECT_FALSE(r.integrity_ok);
+  EXPECT_EQ(r.rows_quarantined, 1u);
+  EXPECT_EQ(r.readings_quarantined, 100u);
+  auto rows = log->Read(Lane::kReadings, 0, 100);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 4u);
+  for (const auto& row : *rows) {
+    EXPECT_FALSE(row.damaged);
+    EXPECT_NE(row.first_seq, 201u);
+    EXPECT_EQ(row.readings.size(), 100u);
+  }
+  auto st = log->Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->quarantined_rows, 1u);
+  EXPECT_EQ(log->CursorPosition("forwarder", Lane::kReadings), 100u);
+}
+
+TEST(RecoveryTest, TruncatedFileOpensAndKeepsWhatIsIntact) {
+  TempDir dir;
+  FakeClock clock;
+  const uint64_t last = WriteLog(dir, clock, 40);
+  const auto size = fs::file_size(dir / "log.db");
+  fs::resize_file(dir / "log.db", size / 2);
+  auto log = MustOpen(Options(dir), clock);
+  ASSERT_NE(log, nullptr);
+  EXPECT_FALSE(log->recovery().integrity_ok);
+  auto rows = log->Read(Lane::kReadings, 0, 1000);
+  ASSERT_TRUE(rows.ok());
+  for (const auto& row : *rows) EXPECT_FALSE(row.damaged);
+  ASSERT_TRUE(log->Append(MakeReadings(1)).ok());
+  auto c = log->Commit();
+  ASSERT_TRUE(c.ok());
+  EXPECT_GT(c->first_seq, last);
+}
+
+TEST(RecoveryTest, EmptyFileStartsFreshAboveTheReservation) {
+  TempDir dir;
+  FakeClock clock;
+  const uint64_t last = WriteLog(dir, clock, 2);
+  fs::resize_file(dir / "log.db", 0);
+  auto log = MustOpen(Options(dir), clock);
+  ASSERT_TRUE(log->Append(MakeReadings(1)).ok());
+  auto c = log->Commit();
+  ASSERT_TRUE(c.ok());
+  EXPECT_GT(c->first_seq, last);
+}
+
+TEST(RecoveryTest, ReaderReportsDataLossOnAFileThatIsNotALog) {
+  TempDir dir;
+  WriteFile(dir / "log.db", std::string(10000, 'x'));
+  auto reader = LogReader::Open(dir / "log.db");
+  EXPECT_EQ(reader.status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(LogReader::Open(dir / "absent.db").status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace weir::store
