@@ -37,7 +37,39 @@ struct BatchEncoder::State {
   std::vector<std::string_view> ids;
   std::vector<uint32_t> index;
   std::vector<uint32_t> quality;
+  std::vector<uint64_t> deltas;
+  std::string candidate;
+  std::string scratch;
   std::string raw;
+
+  // Compressed size of `column` alone, to pick the layout zstd likes best.
+  size_t TrialSize(const std::string& column) {
+    scratch.resize(ZSTD_compressBound(column.size()));
+    const size_t n = ZSTD_compressCCtx(cctx.get(), scratch.data(), scratch.size(), column.data(),
+                                       column.size(), level);
+    return ZSTD_isError(n) ? column.size() : n;
+  }
+
+  // Writes the value deltas in whichever layout compresses smallest.
+  internal::IntLayout WriteBestLayout(std::string* out) {
+    using internal::IntLayout;
+    out->clear();
+    internal::WriteInts(deltas, IntLayout::kVarint, 0, out);
+    IntLayout best = IntLayout::kVarint;
+    size_t best_size = TrialSize(*out);
+    const int rice_bits = internal::RiceParameter(deltas);
+    for (IntLayout layout : {IntLayout::kBytePlanes, IntLayout::kRice}) {
+      candidate.clear();
+      internal::WriteInts(deltas, layout, rice_bits, &candidate);
+      const size_t size = TrialSize(candidate);
+      if (size < best_size) {
+        best_size = size;
+        best = layout;
+        out->swap(candidate);
+      }
+    }
+    return best;
+  }
 };
 
 BatchEncoder::BatchEncoder(int zstd_level) : state_(std::make_unique<State>()) {
@@ -74,8 +106,9 @@ Result<std::string> BatchEncoder::Encode(std::span<const Reading> readings) {
   if (decimals >= 0) {
     batch.set_value_encoding(v1::VALUE_ENCODING_DECIMAL_DELTA);
     batch.set_value_decimals(static_cast<uint32_t>(decimals));
-    internal::EncodeDecimalValues(readings, st.index, num_sensors, decimals, batch.mutable_values(),
+    internal::EncodeDecimalValues(readings, st.index, num_sensors, decimals, &st.deltas,
                                   batch.mutable_value_residuals());
+    batch.set_value_layout(static_cast<uint32_t>(st.WriteBestLayout(batch.mutable_values())));
   } else {
     batch.set_value_encoding(v1::VALUE_ENCODING_XOR_PLANES);
     internal::EncodeXorValues(readings, st.index, num_sensors, batch.mutable_values());
@@ -116,14 +149,24 @@ Result<std::string> BatchEncoder::Encode(std::span<const Reading> readings) {
 // ---------------------------------------------------------------------------------------------
 // Decoder
 
-struct BatchDecoder::State {
-  std::unique_ptr<ZSTD_DCtx, DCtxDeleter> dctx{ZSTD_createDCtx()};
+namespace internal {
+
+// Buffers reused across decodes.
+struct DecodeScratch {
   weir::v1::ReadingBatch batch;
-  std::string raw;
   std::vector<uint32_t> index;
   std::vector<uint32_t> quality;
   std::vector<int64_t> times;
   std::vector<double> values;
+  std::vector<uint64_t> deltas;
+};
+
+}  // namespace internal
+
+struct BatchDecoder::State {
+  std::unique_ptr<ZSTD_DCtx, DCtxDeleter> dctx{ZSTD_createDCtx()};
+  std::string raw;
+  internal::DecodeScratch scratch;
 };
 
 BatchDecoder::BatchDecoder() : state_(std::make_unique<State>()) {}
@@ -165,13 +208,11 @@ Status Decompress(ZSTD_DCtx* dctx, std::string_view blob, std::string* raw) {
 
 }  // namespace
 
-Result<std::vector<Reading>> BatchDecoder::Decode(std::string_view blob) {
-  State& st = *state_;
-  if (st.dctx == nullptr) return Internal("batch decode: zstd context could not be created");
-  WEIR_RETURN_IF_ERROR(Decompress(st.dctx.get(), blob, &st.raw));
+namespace internal {
 
+Result<std::vector<Reading>> DecodeUncompressedBatch(std::string_view raw, DecodeScratch& st) {
   v1::ReadingBatch& batch = st.batch;
-  if (!batch.ParseFromArray(st.raw.data(), static_cast<int>(st.raw.size()))) {
+  if (!batch.ParseFromArray(raw.data(), static_cast<int>(raw.size()))) {
     return Corrupt("not a ReadingBatch message");
   }
   if (batch.column_encoding() != kColumnEncoding) {
@@ -204,9 +245,15 @@ Result<std::vector<Reading>> BatchDecoder::Decode(std::string_view blob) {
       if (batch.value_decimals() > internal::kMaxValueDecimals) {
         return Corrupt("bad value decimals " + std::to_string(batch.value_decimals()));
       }
-      WEIR_RETURN_IF_ERROR(internal::DecodeDecimalValues(
-          batch.values(), batch.value_residuals(), st.index, num_sensors,
-          static_cast<int>(batch.value_decimals()), st.values));
+      if (batch.value_layout() > static_cast<uint32_t>(internal::IntLayout::kRice)) {
+        return Corrupt("unknown value layout " + std::to_string(batch.value_layout()));
+      }
+      WEIR_RETURN_IF_ERROR(
+          internal::ReadInts(batch.values(), static_cast<internal::IntLayout>(batch.value_layout()),
+                             count, "values", &st.deltas));
+      WEIR_RETURN_IF_ERROR(
+          internal::DecodeDecimalValues(st.deltas, batch.value_residuals(), st.index, num_sensors,
+                                        static_cast<int>(batch.value_decimals()), st.values));
       break;
     case v1::VALUE_ENCODING_XOR_PLANES:
       if (!batch.value_residuals().empty()) return Corrupt("residuals with XOR planes");
@@ -232,6 +279,20 @@ Result<std::vector<Reading>> BatchDecoder::Decode(std::string_view blob) {
     r.quality = has_quality ? st.quality[i] : 0;
   }
   return out;
+}
+
+Result<std::vector<Reading>> DecodeUncompressedBatch(std::string_view raw) {
+  DecodeScratch scratch;
+  return DecodeUncompressedBatch(raw, scratch);
+}
+
+}  // namespace internal
+
+Result<std::vector<Reading>> BatchDecoder::Decode(std::string_view blob) {
+  State& st = *state_;
+  if (st.dctx == nullptr) return Internal("batch decode: zstd context could not be created");
+  WEIR_RETURN_IF_ERROR(Decompress(st.dctx.get(), blob, &st.raw));
+  return internal::DecodeUncompressedBatch(st.raw, st.scratch);
 }
 
 Result<std::string> EncodeBatch(std::span<const Reading> readings) {

@@ -1,6 +1,7 @@
 // Column encoders and decoders; see batch_columns.h and BATCH_FORMAT.md.
 #include "agent/codec/batch_columns.h"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <limits>
@@ -213,9 +214,10 @@ int ChooseDecimalScale(std::span<const Reading> readings) {
 // Per sensor, m is delta-coded; a value that cannot be scaled (NaN, inf, too large) repeats the
 // previous m and lives entirely in its residual.
 void EncodeDecimalValues(std::span<const Reading> readings, std::span<const uint32_t> index,
-                         size_t num_sensors, int decimals, std::string* values,
+                         size_t num_sensors, int decimals, std::vector<uint64_t>* deltas,
                          std::string* residuals) {
   std::vector<int64_t> prev(num_sensors, 0);
+  deltas->resize(readings.size());
   bool any_residual = false;
   for (size_t i = 0; i < readings.size(); ++i) {
     const uint32_t s = index[i];
@@ -223,7 +225,7 @@ void EncodeDecimalValues(std::span<const Reading> readings, std::span<const uint
     const double v = readings[i].value;
     if (!Scale(v, decimals, &m)) m = prev[s];
     // m and prev are below 2^53 in magnitude, so the difference cannot overflow.
-    PutVarint(values, ZigZag(m - prev[s]));
+    (*deltas)[i] = ZigZag(m - prev[s]);
     prev[s] = m;
     const uint64_t r = Residual(v, Approximate(m, decimals));
     any_residual |= r != 0;
@@ -232,29 +234,137 @@ void EncodeDecimalValues(std::span<const Reading> readings, std::span<const uint
   if (!any_residual) residuals->clear();
 }
 
-Status DecodeDecimalValues(std::string_view values, std::string_view residuals,
+Status DecodeDecimalValues(std::span<const uint64_t> deltas, std::string_view residuals,
                            std::span<const uint32_t> index, size_t num_sensors, int decimals,
                            std::span<double> out) {
   if (decimals < 0 || decimals > kMaxValueDecimals) return Malformed("values", "bad decimals");
+  if (deltas.size() != out.size()) return Malformed("values", "wrong count");
   std::vector<uint64_t> prev(num_sensors, 0);
-  ByteReader reader(values);
   ByteReader residual_reader(residuals);
   const bool has_residuals = !residuals.empty();
   for (size_t i = 0; i < out.size(); ++i) {
-    uint64_t raw = 0;
-    if (!reader.GetVarint(&raw)) return Malformed("values", "truncated");
     const uint32_t s = index[i];
-    prev[s] += static_cast<uint64_t>(UnZigZag(raw));
+    prev[s] += static_cast<uint64_t>(UnZigZag(deltas[i]));
     // Corrupt input may push m past 2^53; the conversion is still defined, just inexact.
     uint64_t bits = std::bit_cast<uint64_t>(Approximate(static_cast<int64_t>(prev[s]), decimals));
     if (has_residuals) {
+      uint64_t raw = 0;
       if (!residual_reader.GetVarint(&raw)) return Malformed("value_residuals", "truncated");
       bits += static_cast<uint64_t>(UnZigZag(raw));
     }
     out[i] = std::bit_cast<double>(bits);
   }
-  if (!reader.empty()) return Malformed("values", "trailing bytes");
   if (!residual_reader.empty()) return Malformed("value_residuals", "trailing bytes");
+  return Status::Ok();
+}
+
+int RiceParameter(std::span<const uint64_t> ints) {
+  if (ints.empty()) return 0;
+  // Rice coding's best parameter is about log2(mean); two less leaves small quotients whose
+  // skewed distribution zstd's entropy coder still exploits.
+  long double sum = 0;
+  for (uint64_t u : ints) sum += static_cast<long double>(u);
+  const auto mean = static_cast<uint64_t>(sum / static_cast<long double>(ints.size()));
+  return std::max(0, static_cast<int>(std::bit_width(mean)) - 2);
+}
+
+void WriteInts(std::span<const uint64_t> ints, IntLayout layout, int rice_bits, std::string* out) {
+  switch (layout) {
+    case IntLayout::kVarint:
+      for (uint64_t u : ints) PutVarint(out, u);
+      return;
+    case IntLayout::kBytePlanes: {
+      uint64_t all = 0;
+      for (uint64_t u : ints) all |= u;
+      const int width = (static_cast<int>(std::bit_width(all)) + 7) / 8;
+      out->push_back(static_cast<char>(width));
+      const size_t base = out->size();
+      out->resize(base + static_cast<size_t>(width) * ints.size());
+      char* planes = out->data() + base;
+      for (int p = 0; p < width; ++p) {
+        const int shift = 8 * (width - 1 - p);
+        for (size_t i = 0; i < ints.size(); ++i) *planes++ = static_cast<char>(ints[i] >> shift);
+      }
+      return;
+    }
+    case IntLayout::kRice: {
+      out->push_back(static_cast<char>(rice_bits));
+      for (uint64_t u : ints) PutVarint(out, rice_bits == 64 ? 0 : u >> rice_bits);
+      const uint64_t mask = rice_bits == 64 ? ~uint64_t{0} : (uint64_t{1} << rice_bits) - 1;
+      // Remainders as one little-endian bit stream, LSB first.
+      unsigned __int128 acc = 0;
+      int filled = 0;
+      for (uint64_t u : ints) {
+        acc |= static_cast<unsigned __int128>(u & mask) << filled;
+        filled += rice_bits;
+        while (filled >= 8) {
+          out->push_back(static_cast<char>(static_cast<uint8_t>(acc)));
+          acc >>= 8;
+          filled -= 8;
+        }
+      }
+      if (filled > 0) out->push_back(static_cast<char>(static_cast<uint8_t>(acc)));
+      return;
+    }
+  }
+}
+
+Status ReadInts(std::string_view in, IntLayout layout, size_t count, std::string_view column,
+                std::vector<uint64_t>* out) {
+  out->resize(count);
+  ByteReader reader(in);
+  switch (layout) {
+    case IntLayout::kVarint:
+      for (size_t i = 0; i < count; ++i) {
+        if (!reader.GetVarint(&(*out)[i])) return Malformed(column, "truncated");
+      }
+      break;
+    case IntLayout::kBytePlanes: {
+      uint8_t width = 0;
+      if (!reader.GetByte(&width) || width > 8) return Malformed(column, "bad plane width");
+      if (reader.remaining() != size_t{width} * count) {
+        return Malformed(column, "byte planes of the wrong size");
+      }
+      const auto* planes = reinterpret_cast<const uint8_t*>(in.data()) + 1;
+      for (size_t i = 0; i < count; ++i) {
+        uint64_t u = 0;
+        for (size_t p = 0; p < width; ++p) u = (u << 8) | planes[p * count + i];
+        (*out)[i] = u;
+      }
+      return Status::Ok();
+    }
+    case IntLayout::kRice: {
+      uint8_t bits = 0;
+      if (!reader.GetByte(&bits) || bits > 64) return Malformed(column, "bad Rice parameter");
+      for (size_t i = 0; i < count; ++i) {
+        uint64_t q = 0;
+        if (!reader.GetVarint(&q)) return Malformed(column, "truncated quotients");
+        if (bits == 64 ? q != 0 : (bits > 0 && (q >> (64 - bits)) != 0)) {
+          return Malformed(column, "quotient overflows 64 bits");
+        }
+        (*out)[i] = bits == 64 ? 0 : q << bits;
+      }
+      const size_t stream_bytes = (count * bits + 7) / 8;
+      if (reader.remaining() != stream_bytes) return Malformed(column, "remainders of wrong size");
+      const auto* p = reinterpret_cast<const uint8_t*>(in.data()) + (in.size() - stream_bytes);
+      const uint64_t mask = bits == 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1;
+      unsigned __int128 acc = 0;
+      int filled = 0;
+      for (size_t i = 0; i < count; ++i) {
+        while (filled < bits) {
+          acc |= static_cast<unsigned __int128>(*p++) << filled;
+          filled += 8;
+        }
+        (*out)[i] |= static_cast<uint64_t>(acc) & mask;
+        acc >>= bits;
+        filled -= bits;
+      }
+      return Status::Ok();
+    }
+    default:
+      return Malformed(column, "unknown integer layout");
+  }
+  if (!reader.empty()) return Malformed(column, "trailing bytes");
   return Status::Ok();
 }
 

@@ -16,7 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "agent/codec/batch_columns.h"
 #include "tests/support/test_support.h"
+#include "weir/v1/reading_batch.pb.h"
 
 namespace weir::codec {
 namespace {
@@ -206,6 +208,41 @@ TEST(BatchCodec, ReusedEncoderAndDecoderGiveIndependentResults) {
   }
 }
 
+TEST(BatchCodec, EveryIntegerLayoutRoundTripsExtremeValues) {
+  using internal::IntLayout;
+  std::mt19937_64 rng(8);
+  std::vector<uint64_t> ints = {0, 1, 2, 127, 128, ~uint64_t{0}, uint64_t{1} << 63};
+  for (int i = 0; i < 500; ++i) ints.push_back(rng() >> (rng() % 64));
+  for (IntLayout layout : {IntLayout::kVarint, IntLayout::kBytePlanes, IntLayout::kRice}) {
+    for (int rice_bits : {0, 1, 7, 8, 33, 63, 64, internal::RiceParameter(ints)}) {
+      std::string column;
+      internal::WriteInts(ints, layout, rice_bits, &column);
+      std::vector<uint64_t> back;
+      Status s = internal::ReadInts(column, layout, ints.size(), "test", &back);
+      ASSERT_TRUE(s.ok()) << s.ToString() << " layout " << static_cast<int>(layout);
+      ASSERT_EQ(ints, back) << "layout " << static_cast<int>(layout) << " bits " << rice_bits;
+      // One byte short is malformed, never an out-of-bounds read.
+      column.pop_back();
+      EXPECT_EQ(internal::ReadInts(column, layout, ints.size(), "test", &back).code(),
+                StatusCode::kDataLoss);
+    }
+  }
+}
+
+TEST(BatchCodec, FloatArtifactDecimalsStayCompact) {
+  // Values as float arithmetic leaves them (51.846000000000004 is one ulp above 51.846).
+  std::vector<Reading> readings;
+  for (int i = 0; i < 1000; ++i) {
+    const double exact = 40.0 + static_cast<double>(i % 97) * 0.137;
+    readings.push_back(
+        {"cpu", kT0 + i * 300'000'000LL, i % 3 == 0 ? std::nextafter(exact, 1e9) : exact, 0});
+  }
+  ExpectRoundTrip(readings);
+  Result<std::string> blob = EncodeBatch(readings);
+  ASSERT_TRUE(blob.ok());
+  EXPECT_LT(blob->size(), 2000u) << "a near-decimal series must not fall back to 8-byte XOR";
+}
+
 // --- corruption -------------------------------------------------------------------------------
 
 std::string SmallBlob() {
@@ -282,6 +319,53 @@ TEST(BatchCodec, GarbageIsDataLoss) {
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), StatusCode::kDataLoss);
   }
+}
+
+// zstd's checksum stops most damage before the columns; this reaches the column decoders
+// directly with well-formed messages whose columns are garbage or slightly wrong.
+TEST(BatchCodec, GarbageColumnsBehindTheChecksumAreDataLoss) {
+  std::mt19937_64 rng(9);
+  auto junk = [&rng](size_t max_len) {
+    std::string out(rng() % (max_len + 1), '\0');
+    for (char& c : out) c = static_cast<char>(rng() % 4 == 0 ? rng() : rng() % 3);
+    return out;
+  };
+  int ok = 0;
+  for (int trial = 0; trial < 20000; ++trial) {
+    v1::ReadingBatch batch;
+    batch.set_column_encoding(1);
+    const uint32_t count = 1 + static_cast<uint32_t>(rng() % 40);
+    batch.set_count(trial % 50 == 0 ? static_cast<uint32_t>(rng()) : count);
+    const int sensors = static_cast<int>(rng() % 4);
+    for (int i = 0; i < sensors; ++i) batch.add_sensors("s" + std::to_string(i));
+    // Usually a valid sensor column, so that decoding gets further.
+    std::string runs;
+    if (rng() % 4 != 0) {
+      runs.push_back(0);
+      runs.push_back(static_cast<char>(count));
+    } else {
+      runs = junk(8);
+    }
+    batch.set_sensor_runs(runs);
+    batch.set_timestamps(junk(3 * count));
+    batch.set_time_step(rng() % 3 == 0 ? rng() : 1 + rng() % 100);
+    batch.set_value_encoding(static_cast<v1::ValueEncoding>(rng() % 3));
+    batch.set_value_decimals(static_cast<uint32_t>(rng() % 21));
+    batch.set_value_layout(static_cast<uint32_t>(rng() % 4));
+    std::string values = junk(10 * count);
+    if (rng() % 3 == 0 && !values.empty()) values[0] = static_cast<char>(rng() % 66);
+    batch.set_values(values);
+    if (rng() % 2 == 0) batch.set_value_residuals(junk(2 * count));
+    if (rng() % 2 == 0) batch.set_quality(junk(6));
+    Result<std::vector<Reading>> r = internal::DecodeUncompressedBatch(batch.SerializeAsString());
+    if (r.ok()) {
+      ++ok;
+      EXPECT_EQ(r->size(), batch.count());
+    } else {
+      EXPECT_EQ(r.status().code(), StatusCode::kDataLoss) << r.status().ToString();
+    }
+  }
+  EXPECT_GT(ok, 0) << "some garbage should happen to be well-formed";
 }
 
 TEST(BatchCodec, HugeClaimedSizeIsRejectedWithoutAllocating) {
