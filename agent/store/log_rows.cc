@@ -5,8 +5,8 @@
 #include <array>
 #include <string>
 
+#include "agent/codec/defect_codec.h"
 #include "agent/store/sqlite_util.h"
-#include "weir/v1/defect.pb.h"
 
 namespace weir::store::internal {
 namespace {
@@ -74,60 +74,9 @@ uint32_t RowChecksum(const RowHeader& h, std::string_view blob) {
   return crc ^ 0xffffffffu;
 }
 
-Result<std::string> EncodeDefect(const Defect& d) {
-  v1::Defect p;
-  p.set_sensor(d.sensor);
-  p.set_kind(static_cast<v1::DefectKind>(d.kind));
-  p.set_severity(static_cast<v1::Severity>(d.severity));
-  p.set_detector(d.detector);
-  p.set_window_start_us(d.window_start_us);
-  p.set_window_end_us(d.window_end_us);
-  p.set_detected_at_us(d.detected_at_us);
-  p.set_score(d.score);
-  p.set_message(d.message);
-  auto* s = p.mutable_stats();
-  s->set_count(d.stats.count);
-  s->set_min(d.stats.min);
-  s->set_max(d.stats.max);
-  s->set_mean(d.stats.mean);
-  s->set_stddev(d.stats.stddev);
-  for (const Reading& r : d.evidence) {
-    auto* e = p.add_evidence();
-    e->set_time_us(r.time_us);
-    e->set_value(r.value);
-    e->set_quality(r.quality);
-  }
-  std::string out;
-  if (!p.SerializeToString(&out)) return Internal("serializing defect failed");
-  return out;
-}
+Result<std::string> EncodeDefect(const Defect& d) { return codec::EncodeDefect(d); }
 
-Result<Defect> DecodeDefect(std::string_view bytes) {
-  v1::Defect p;
-  if (!p.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return DataLoss("defect record is not a valid weir.v1.Defect");
-  }
-  if (p.kind() < 0 || p.kind() > static_cast<int>(DefectKind::kAnomaly) || p.severity() < 0 ||
-      p.severity() > static_cast<int>(Severity::kCritical)) {
-    return DataLoss("defect record has an unknown kind or severity");
-  }
-  Defect d;
-  d.sensor = p.sensor();
-  d.kind = static_cast<DefectKind>(p.kind());
-  d.severity = static_cast<Severity>(p.severity());
-  d.detector = p.detector();
-  d.window_start_us = p.window_start_us();
-  d.window_end_us = p.window_end_us();
-  d.detected_at_us = p.detected_at_us();
-  d.score = p.score();
-  d.message = p.message();
-  d.stats = {p.stats().count(), p.stats().min(), p.stats().max(), p.stats().mean(),
-             p.stats().stddev()};
-  for (const auto& e : p.evidence()) {
-    d.evidence.push_back(Reading{d.sensor, e.time_us(), e.value(), e.quality()});
-  }
-  return d;
-}
+Result<Defect> DecodeDefect(std::string_view bytes) { return codec::DecodeDefect(bytes); }
 
 Result<std::vector<StoredRecord>> ReadRows(sqlite3* db, const ReadQuery& q,
                                            codec::BatchDecoder& decoder) {

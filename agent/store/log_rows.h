@@ -69,7 +69,7 @@ uint32_t RowChecksum(const RowHeader& h, std::string_view blob);
 // Bytes a reading counts for in raw_bytes: 8 (time) + 8 (value) + 4 (quality) + sensor id.
 inline uint64_t RawReadingBytes(const Reading& r) { return 20 + r.sensor.size(); }
 
-// Defect <-> serialized weir.v1.Defect.
+// Defect <-> serialized weir.v1.Defect (agent/codec/defect_codec.h).
 Result<std::string> EncodeDefect(const Defect& defect);
 Result<Defect> DecodeDefect(std::string_view bytes);
 
