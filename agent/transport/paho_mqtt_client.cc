@@ -6,8 +6,10 @@
 #include <MQTTReasonCodes.h>
 #include <mqtt/async_client.h>
 
+#include <algorithm>
 #include <cassert>
 #include <charconv>
+#include <condition_variable>
 #include <cstdint>
 #include <fstream>
 #include <mutex>
@@ -259,10 +261,24 @@ class PahoMqttClient final : public MqttClient {
       state_ = State::kDisconnecting;
     }
     Status status;
+    uint64_t request = 0;
+    {
+      std::lock_guard lock(disconnect_mu_);
+      request = ++disconnects_started_;
+    }
     try {
-      mqtt::token_ptr token = cli_->disconnect(static_cast<int>(timeout.count()));
+      mqtt::token_ptr token = cli_->disconnect(
+          static_cast<int>(timeout.count()),
+          reinterpret_cast<void*>(static_cast<uintptr_t>(request)), disconnect_listener_);
+      std::unique_lock lock(disconnect_mu_);
+      // Paho 1.2 signals a token's condition variable after its callback has returned, so we
+      // wait on our own and keep the token alive until the next Disconnect() (or our end).
+      disconnect_token_ = std::move(token);
       // Paho bounds its own wait by `timeout`; the margin covers its thread hand-offs.
-      if (!token->wait_for(timeout + std::chrono::milliseconds(500))) {
+      if (disconnect_cv_.wait_for(lock, timeout + std::chrono::milliseconds(500),
+                                  [&] { return disconnects_done_ >= request; })) {
+        status = disconnect_status_;
+      } else {
         status = DeadlineExceeded("disconnect: no answer within the timeout");
       }
     } catch (const mqtt::exception& e) {
@@ -407,6 +423,16 @@ class PahoMqttClient final : public MqttClient {
     }
   }
 
+  void OnDisconnectDone(const mqtt::token& token, bool succeeded) noexcept {
+    const auto request =
+        static_cast<uint64_t>(reinterpret_cast<uintptr_t>(token.get_user_context()));
+    const Status status = TokenStatus(token, succeeded, "disconnect");
+    std::lock_guard lock(disconnect_mu_);
+    disconnects_done_ = std::max(disconnects_done_, request);
+    disconnect_status_ = status;
+    disconnect_cv_.notify_all();
+  }
+
   void OnConnectionLost(const std::string& cause) noexcept {
     std::lock_guard dispatch(dispatch_mu_);
     std::set<PublishToken> failed;
@@ -500,6 +526,16 @@ class PahoMqttClient final : public MqttClient {
   Listener connect_listener_{this, &PahoMqttClient::OnConnectDone};
   Listener publish_listener_{this, &PahoMqttClient::OnPublishDone};
   Listener subscribe_listener_{this, &PahoMqttClient::OnSubscribeDone};
+  Listener disconnect_listener_{this, &PahoMqttClient::OnDisconnectDone};
+
+  // Disconnect() waits here for its own request's answer.
+  std::mutex disconnect_mu_;
+  std::condition_variable disconnect_cv_;
+  uint64_t disconnects_started_ = 0;
+  uint64_t disconnects_done_ = 0;
+  Status disconnect_status_;
+  mqtt::token_ptr disconnect_token_;
+
   // Last, so it is destroyed first: no Paho callback can reach the members above once it is gone.
   std::unique_ptr<mqtt::async_client> cli_;
 };
