@@ -24,8 +24,7 @@ TempDir::~TempDir() {
 
 std::optional<std::filesystem::path> NabDir() {
   const char* env = std::getenv("WEIR_NAB_DIR");
-  if (env == nullptr || *env == '\0') return std::nullopt;
-  std::filesystem::path dir(env);
+  std::filesystem::path dir(env != nullptr && *env != '\0' ? env : WEIR_NAB_DIR_DEFAULT);
   std::error_code ec;
   if (!std::filesystem::is_directory(dir / "data", ec)) return std::nullopt;
   return dir;
@@ -33,13 +32,13 @@ std::optional<std::filesystem::path> NabDir() {
 
 std::string NabMissingMessage() {
   const char* env = std::getenv("WEIR_NAB_DIR");
-  return std::string("NAB data not found (WEIR_NAB_DIR=") + (env ? env : "<unset>") +
-         "); this test needs ../shared/nab beside the checkout";
+  return std::string("NAB data not found in '") + (env ? env : WEIR_NAB_DIR_DEFAULT) +
+         "' (set WEIR_NAB_DIR); skipped: this test needs ../shared/nab beside the checkout";
 }
 
 std::filesystem::path BinaryDir() {
   const char* env = std::getenv("WEIR_BINARY_DIR");
-  return env ? std::filesystem::path(env) : std::filesystem::current_path();
+  return std::filesystem::path(env != nullptr && *env != '\0' ? env : WEIR_BINARY_DIR_DEFAULT);
 }
 
 bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {

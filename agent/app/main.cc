@@ -1,0 +1,31 @@
+// The `weir` command: parses the command line and runs one subcommand. The composition root:
+// the only place that builds concrete objects of every module.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "agent/app/exit_codes.h"
+#include "agent/app/log_commands.h"
+
+#ifndef WEIR_VERSION
+#define WEIR_VERSION "unknown"
+#endif
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "weir: edge IoT ingestion agent. Collects sensor readings, detects defects on the gateway, "
+      "keeps every reading in a crash-safe compressed log and forwards it upstream in order.",
+      "weir"};
+  app.set_version_flag("--version", WEIR_VERSION);
+  app.require_subcommand(1);
+  int exit_code = weir::app::kExitOk;
+  weir::app::AddLogCommands(app, &exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // Help and --version exit 0; every other parse error is a usage error (exit 2), with CLI11's
+    // message naming the flag.
+    const int rc = app.exit(e);
+    return rc == 0 ? weir::app::kExitOk : weir::app::kExitUsage;
+  }
+  return exit_code;
+}
