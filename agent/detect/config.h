@@ -52,9 +52,9 @@ struct SpikeConfig {  // robust z-score on the median and MAD of the last `windo
 
 struct ShiftConfig {  // level shift (two-sided CUSUM) and drift (EWMA against a frozen baseline)
   bool enabled = false;
-  uint32_t baseline_count = 50;  // readings that set the baseline mean and sd
-  double cusum_k = 0.5;          // slack, in baseline sds
-  double cusum_h = 10.0;         // decision threshold, in baseline sds
+  uint32_t baseline_count = 200;  // readings that set the baseline mean and sd
+  double cusum_k = 0.5;           // slack, in baseline sds
+  double cusum_h = 12.0;          // decision threshold, in baseline sds
   double ewma_alpha = 0.02;
   double drift_sds = 3.0;  // EWMA further than this from the baseline mean is drift
 };
