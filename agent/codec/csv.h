@@ -71,6 +71,14 @@ class CsvReader {
   uint64_t line_number() const { return line_no_; }
   // Whether the first non-empty line was a header.
   bool has_header() const { return has_header_; }
+  // The fields of the line Next last read (trimmed, outer quotes stripped), for callers that
+  // echo the input's own text (`weir detect`); valid until the next call to Next.
+  const std::vector<std::string_view>& raw_fields() const { return fields_; }
+  // The resolved column positions (see the header comment); sensor_column() is -1 when a header
+  // named the columns without a sensor.
+  int time_column() const { return time_col_; }
+  int value_column() const { return value_col_; }
+  int sensor_column() const { return sensor_col_; }
   // Bytes consumed so far and the input's total size, for progress reporting.
   uint64_t bytes_consumed() const { return consumed_before_buf_ + pos_; }
   uint64_t total_bytes() const { return total_bytes_; }

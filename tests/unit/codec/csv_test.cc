@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
+#include <random>
 
 #include "agent/codec/sensor_id.h"
 #include "tests/support/test_support.h"
@@ -179,6 +181,34 @@ TEST(Csv, WholeNabCorpusReadsWithoutErrors) {
   }
   EXPECT_EQ(files, 58u);
   EXPECT_GT(readings, 300'000u);
+}
+
+TEST(Csv, RawFieldsAndColumnsDescribeTheLastLine) {
+  CsvReader reader =
+      CsvReader::FromText("value,timestamp\n 1.50 ,\"2014-04-01 00:00:00\"\n", {.sensor = "s"});
+  Reading r;
+  ASSERT_TRUE(*reader.Next(&r));
+  EXPECT_EQ(reader.time_column(), 1);
+  EXPECT_EQ(reader.value_column(), 0);
+  EXPECT_EQ(reader.sensor_column(), -1);
+  ASSERT_EQ(reader.raw_fields().size(), 2u);
+  EXPECT_EQ(reader.raw_fields()[0], "1.50");
+  EXPECT_EQ(reader.raw_fields()[1], "2014-04-01 00:00:00");
+}
+
+TEST(Csv, RandomBytesNeverCrash) {
+  std::mt19937 rng(11);
+  const std::string alphabet = "0123456789-: ,.\"\r\neETZ+abc\xff\x01";
+  for (int i = 0; i < 3000; ++i) {
+    std::string text(rng() % 200, ' ');
+    for (char& c : text) c = alphabet[rng() % alphabet.size()];
+    auto all = DrainText(text);
+    for (const Status& e : all.errors) {
+      ASSERT_EQ(e.code(), StatusCode::kInvalidArgument);
+      ASSERT_TRUE(e.message().starts_with("line ")) << e.message();
+    }
+    for (const Reading& r : all.readings) ASSERT_TRUE(std::isfinite(r.value));
+  }
 }
 
 TEST(SensorId, ValidIdsPass) {

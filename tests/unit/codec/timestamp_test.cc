@@ -114,6 +114,20 @@ TEST(Timestamp, FormatThenParseRoundTripsRandomTimes) {
   }
 }
 
+TEST(Timestamp, RandomTextNeverCrashes) {
+  std::mt19937 rng(3);
+  const std::string alphabet = "0123456789-:T Z+.,tz\xff";
+  for (int i = 0; i < 20000; ++i) {
+    std::string text(rng() % 40, ' ');
+    for (char& c : text) c = alphabet[rng() % alphabet.size()];
+    auto r = ParseTimestamp(text);
+    if (r.ok()) {
+      EXPECT_EQ(*ParseTimestamp(FormatRfc3339(*r)), *r) << text;
+    }
+    (void)ParseEpoch(text, EpochUnit::kNanos);
+  }
+}
+
 TEST(Timestamp, CivilDaysRoundTrip) {
   for (int64_t d = -800'000; d <= 800'000; d += 7) {
     int64_t y = 0;
