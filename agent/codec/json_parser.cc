@@ -140,7 +140,11 @@ class JsonParser final : public PayloadParser {
     } else if (it->is_number_float()) {
       parsed = EpochToMicros(it->get<double>(), options_.time_unit);
     } else if (it->is_string()) {
-      parsed = ParseTimestamp(it->get_ref<const std::string&>());
+      // Some devices quote their epoch numbers; digits alone are an epoch, not a date.
+      const auto& text = it->get_ref<const std::string&>();
+      const bool digits =
+          !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+      parsed = digits ? ParseEpoch(text, options_.time_unit) : ParseTimestamp(text);
     } else {
       return FieldError(field, WrongType(*it, "a number or an RFC 3339 string"));
     }

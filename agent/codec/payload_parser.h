@@ -70,9 +70,9 @@ class PayloadParser {
 //   {"sensor": "boiler.temp", "ts": 1700000000000, "value": 21.5, "quality": 0}
 // - sensor: a string. When absent, the id comes from the topic if sensor_topic_segment is set;
 //   otherwise the object is rejected.
-// - ts: a number (epoch in `time_unit`, default milliseconds; fractions allowed) or a string in
-//   any form ParseTimestamp accepts (RFC 3339, "2014-04-01 00:00:00" as UTC). When absent the
-//   reading is stamped with ParseContext::now_us.
+// - ts: a number (epoch in `time_unit`, default milliseconds; fractions allowed), a string of
+//   digits (the same epoch, quoted), or a string in any form ParseTimestamp accepts (RFC 3339,
+//   "2014-04-01 00:00:00" as UTC). When absent the reading is stamped with ParseContext::now_us.
 // - value: a JSON number (strings and booleans are wrong types).
 // - quality: optional; an integer in [0, 2^32). Absent means 0 (good).
 // Other members are ignored. Nesting deeper than 16 levels is rejected before parsing. The JSON

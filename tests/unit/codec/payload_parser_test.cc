@@ -55,6 +55,12 @@ TEST(JsonParser, Rfc3339StringTimeAndQualityParse) {
   EXPECT_EQ(out[0], (Reading{"s", kNow + 500'000, -3.0, 7}));
 }
 
+TEST(JsonParser, QuotedEpochDigitsAreAnEpoch) {
+  auto out = MustParse(*Json(), R"({"sensor":"s","ts":"1700000000000","value":1})");
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].time_us, kNow);
+}
+
 TEST(JsonParser, MissingTimeIsStampedWithNow) {
   auto out = MustParse(*Json(), R"({"sensor":"s","value":1})");
   ASSERT_EQ(out.size(), 1u);
