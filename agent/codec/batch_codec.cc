@@ -88,6 +88,14 @@ Result<std::string> BatchEncoder::Encode(std::span<const Reading> readings) {
   }
   State& st = *state_;
   if (st.cctx == nullptr) return Internal("batch encode: zstd context could not be created");
+  // What the decoder will refuse must not be written in the first place.
+  size_t decoded_size = 0;
+  for (const Reading& r : readings) decoded_size += sizeof(Reading) + r.sensor.size();
+  if (decoded_size > kMaxBatchDecodedBytes) {
+    return ResourceExhausted("batch encode: " + std::to_string(decoded_size) +
+                             " bytes decoded would exceed the limit of " +
+                             std::to_string(kMaxBatchDecodedBytes) + "; split the batch");
+  }
 
   internal::BuildSensorIndex(readings, &st.ids, &st.index);
   const size_t num_sensors = st.ids.size();
@@ -231,6 +239,14 @@ Result<std::vector<Reading>> DecodeUncompressedBatch(std::string_view raw, Decod
   }
   WEIR_RETURN_IF_ERROR(
       internal::DecodeRuns(batch.sensor_runs(), count, num_sensors, "sensor_runs", &st.index));
+  size_t decoded_size = 0;
+  for (uint32_t s : st.index) {
+    decoded_size += sizeof(Reading) + batch.sensors(static_cast<int>(s)).size();
+  }
+  if (decoded_size > kMaxBatchDecodedBytes) {
+    return Corrupt("decoded readings would take " + std::to_string(decoded_size) +
+                   " bytes, over the limit of " + std::to_string(kMaxBatchDecodedBytes));
+  }
   const uint64_t step = batch.time_step();
   if (step == 0 || step > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
     return Corrupt("bad time step " + std::to_string(step));

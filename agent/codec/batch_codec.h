@@ -23,9 +23,12 @@ namespace weir::codec {
 // zstd level used unless the caller picks another; see BATCH_FORMAT.md for the measurements.
 inline constexpr int kDefaultBatchZstdLevel = 3;
 // Largest batch Encode accepts and Decode believes. Callers split larger inputs.
-inline constexpr size_t kMaxBatchReadings = size_t{1} << 22;
-// Largest uncompressed (serialized) batch, which bounds Decode's memory on hostile input.
+inline constexpr size_t kMaxBatchReadings = size_t{1} << 20;
+// Largest uncompressed (serialized) batch, which bounds Decode's input memory on hostile input.
 inline constexpr size_t kMaxBatchRawBytes = size_t{64} << 20;
+// Largest decoded batch, counted as sizeof(Reading) plus the sensor id's length per reading:
+// bounds Decode's output memory (a tiny blob can repeat a long sensor id a million times).
+inline constexpr size_t kMaxBatchDecodedBytes = size_t{256} << 20;
 
 // Reusable encoder; keeps its zstd context and scratch buffers between calls.
 // Not thread-safe: use one per thread. Movable, not copyable.
@@ -38,8 +41,8 @@ class BatchEncoder {
 
   // Encodes readings (any sensors, any order, any bit patterns) into one compressed blob.
   // Returns InvalidArgument for empty input or more than kMaxBatchReadings readings,
-  // ResourceExhausted when the batch would exceed kMaxBatchRawBytes (huge sensor ids), and
-  // Internal when zstd fails.
+  // ResourceExhausted when the batch would exceed kMaxBatchRawBytes or kMaxBatchDecodedBytes
+  // (huge sensor ids), and Internal when zstd fails.
   Result<std::string> Encode(std::span<const Reading> readings);
 
  private:

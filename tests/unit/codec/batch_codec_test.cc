@@ -368,6 +368,27 @@ TEST(BatchCodec, GarbageColumnsBehindTheChecksumAreDataLoss) {
   EXPECT_GT(ok, 0) << "some garbage should happen to be well-formed";
 }
 
+TEST(BatchCodec, LongSensorIdRepeatedAMillionTimesIsRejected) {
+  // Small and well-formed, but decoding would copy a 1 KiB id into a million readings.
+  v1::ReadingBatch batch;
+  batch.set_column_encoding(1);
+  const uint32_t count = 1 << 20;
+  batch.set_count(count);
+  batch.add_sensors(std::string(1024, 'x'));
+  std::string runs;
+  runs.push_back(0);
+  runs += std::string("\x80\x80\x40", 3);  // varint 2^20
+  batch.set_sensor_runs(runs);
+  batch.set_timestamps(std::string(count, '\0'));
+  batch.set_time_step(1);
+  batch.set_values(std::string(count, '\0'));
+  batch.set_value_encoding(v1::VALUE_ENCODING_DECIMAL_DELTA);
+  Result<std::vector<Reading>> r = internal::DecodeUncompressedBatch(batch.SerializeAsString());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(r.status().message().find("limit"), std::string::npos) << r.status().message();
+}
+
 TEST(BatchCodec, HugeClaimedSizeIsRejectedWithoutAllocating) {
   // A zstd frame header claiming 2^40 bytes of content (single-segment, 8-byte size field).
   std::string blob("\x28\xB5\x2F\xFD", 4);
