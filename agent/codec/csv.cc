@@ -157,8 +157,17 @@ void CsvReader::SplitFields(std::string_view line) {
 
 bool CsvReader::LooksLikeHeader() const {
   const std::string_view first = fields_[0];
-  if (IsInteger(first)) return false;
-  return !ParseTimestamp(first).ok();
+  if (IsInteger(first) || ParseTimestamp(first).ok()) return false;
+  // A bad first data line ("2014-13-01,5") must be reported, not swallowed as a header: a
+  // header's second field is a name, never a number.
+  if (fields_.size() >= 2) {
+    double ignored = 0;
+    std::string_view second = fields_[1];
+    if (!second.empty() && second.front() == '+') second.remove_prefix(1);
+    const auto [end, ec] = std::from_chars(second.data(), second.data() + second.size(), ignored);
+    if (ec == std::errc() && end == second.data() + second.size()) return false;
+  }
+  return true;
 }
 
 void CsvReader::MapHeader() {

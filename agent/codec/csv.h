@@ -8,10 +8,11 @@
 //   - Fields are separated by ','; spaces around a field are trimmed and one pair of surrounding
 //     double quotes is stripped (no escaped quotes or embedded commas).
 //   - An optional header line: the first non-empty line is a header when its first field is not a
-//     timestamp. A header names its columns: time is the column named `timestamp`, `time` or `ts`,
-//     the value `value`, the sensor `sensor` (case-insensitive). When a header lacks the time or
-//     value name, or there is no header, the columns are positional: 0 time, 1 value, 2 sensor
-//     (when the line has a third field). Other columns are ignored.
+//     timestamp and its second field is not a number. A header names its columns: time is the
+//     column named `timestamp`, `time` or `ts`, the value `value`, the sensor `sensor`
+//     (case-insensitive). When a header lacks the time or value name, or there is no header, the
+//     columns are positional: 0 time, 1 value, 2 sensor (when the line has a third field). Other
+//     columns are ignored.
 //   - Time: any form ParseTimestamp accepts (NAB's `2014-04-01 00:00:00` is UTC), or an integer
 //     epoch in CsvOptions::epoch_unit.
 //   - Value: a finite decimal number (strtod syntax, a leading '+' allowed; NaN and infinities are

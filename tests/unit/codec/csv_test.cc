@@ -57,6 +57,16 @@ TEST(Csv, HeaderIsOptional) {
   EXPECT_EQ(all.readings[0].value, 1.0);
 }
 
+TEST(Csv, BadFirstDataLineIsAnErrorNotAHeader) {
+  CsvReader reader =
+      CsvReader::FromText("2014-13-01 00:00:00,5\n2014-04-01 00:00:00,6\n", {.sensor = "s"});
+  auto all = Drain(reader);
+  EXPECT_FALSE(reader.has_header());
+  ASSERT_EQ(all.errors.size(), 1u);
+  EXPECT_TRUE(all.errors[0].message().starts_with("line 1: field 'timestamp'"));
+  ASSERT_EQ(all.readings.size(), 1u);
+}
+
 TEST(Csv, CrlfAndBomAndBlankLinesAreTolerated) {
   auto all = DrainText("\xEF\xBB\xBFtimestamp,value\r\n\r\n2014-04-01T00:00:00Z,2\r\n  \n");
   ASSERT_TRUE(all.errors.empty()) << all.errors[0].ToString();
