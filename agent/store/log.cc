@@ -163,12 +163,16 @@ Status LogImpl::OpenConnection(Log& log, bool fresh) {
   sqlite3_extended_result_codes(log.db_, 0);
   const uint64_t wal = WalAllowance(log.options_.quota_bytes);
   std::string pragmas;
-  // auto_vacuum only takes effect before the first table exists (FORMAT.md "Pragmas").
-  if (fresh) pragmas += "PRAGMA auto_vacuum=INCREMENTAL;";
+  // page_size and auto_vacuum only take effect before the first table exists, and page_size
+  // must come first (FORMAT.md "Pragmas").
+  if (fresh) {
+    pragmas += "PRAGMA page_size=" + std::to_string(log.options_.page_size) + ";";
+    pragmas += "PRAGMA auto_vacuum=INCREMENTAL;";
+  }
   pragmas += "PRAGMA journal_mode=WAL;";
   pragmas += log.options_.synchronous == Synchronous::kFull ? "PRAGMA synchronous=FULL;"
                                                             : "PRAGMA synchronous=NORMAL;";
-  pragmas += "PRAGMA wal_autocheckpoint=" + std::to_string(wal / 4096) + ";";
+  pragmas += "PRAGMA wal_autocheckpoint=" + std::to_string(wal / log.options_.page_size) + ";";
   pragmas += "PRAGMA journal_size_limit=" + std::to_string(wal) + ";";
   pragmas += "PRAGMA cell_size_check=ON;";
   return Exec(log.db_, pragmas.c_str());
@@ -809,6 +813,10 @@ Result<std::unique_ptr<Log>> Log::Open(const LogOptions& options, const Clock& c
     return InvalidArgument("commit_records is above the codec's batch limit");
   }
   if (options.seq_reserve_block == 0) return InvalidArgument("seq_reserve_block must be >= 1");
+  if (options.page_size < 512 || options.page_size > 65536 ||
+      (options.page_size & (options.page_size - 1)) != 0) {
+    return InvalidArgument("page_size must be a power of two from 512 to 65536");
+  }
   const fs::path dir =
       options.path.parent_path().empty() ? fs::path(".") : options.path.parent_path();
   std::error_code ec;

@@ -57,6 +57,9 @@ struct LogOptions {
   // Sequences are reserved in blocks of this size in the side file <path>.seq, so that a fresh
   // log after a whole-file quarantine continues above anything ever issued.
   uint64_t seq_reserve_block = uint64_t{1} << 24;
+  // SQLite page size, used only when the file is created. Small pages pack chunk blobs tightly
+  // (overflow pages are filled exactly); see FORMAT.md "Pragmas" for the measurements.
+  uint32_t page_size = 512;
   // Verify every row's checksum on open (reads the whole file once).
   bool verify_rows_on_open = true;
 };

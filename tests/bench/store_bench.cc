@@ -136,7 +136,12 @@ void BM_AppendCommit(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(readings));
   state.SetLabel(state.range(0) == 0 ? "synchronous=full" : "synchronous=normal");
 }
-BENCHMARK(BM_AppendCommit)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond)->MinTime(3.0);
+BENCHMARK(BM_AppendCommit)
+    ->Arg(0)
+    ->Arg(1)
+    ->Unit(benchmark::kMicrosecond)
+    ->MinTime(3.0)
+    ->UseRealTime();
 
 // Imports the whole corpus into a fresh log; bytes_per_reading = closed file size / readings.
 // Arg: synchronous as above.
@@ -190,7 +195,12 @@ void BM_ImportNab(benchmark::State& state) {
       static_cast<double>(encoded_bytes) / static_cast<double>(readings);
   state.counters["compression_ratio"] = ratio;
 }
-BENCHMARK(BM_ImportNab)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_ImportNab)
+    ->Arg(0)
+    ->Arg(1)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace weir::store
