@@ -1,7 +1,13 @@
 // The Paho MQTT C++ implementation of MqttClient, and the option checks it applies.
 //
 // This header does not include Paho: only paho_mqtt_client.cc does, so the rest of weir never
-// sees <mqtt/*.h> or its exceptions. Builds against Paho MQTT C++ 1.2.0 to 1.6.0.
+// sees <mqtt/*.h> or its exceptions. Builds against Paho MQTT C++ 1.2.0 to 1.6.0 (only APIs
+// present in 1.2.0; no version checks needed).
+//
+// Known Paho C (1.3.12) behaviour callers should plan for: a connect while another client in the
+// process is already connected can take up to about a second (Paho's receive thread polls with a
+// one-second timeout), and a publish larger than the broker accepts costs the connection unless
+// max_packet_bytes (or an MQTT 5 broker's Maximum Packet Size) lets us refuse it first.
 #pragma once
 
 #include <memory>

@@ -352,6 +352,35 @@ TEST(TransportBrokerTest, Mqtt5ClientRoundTripsAndResumesItsSession) {
   EXPECT_EQ(sub->recorder->messages()[9].payload, "five9");
 }
 
+TEST(TransportBrokerTest, LastWillIsPublishedWhenTheConnectionEndsWithoutDisconnect) {
+  WEIR_START_BROKER_OR_SKIP(broker, MosquittoOptions{});
+  auto watcher = MakePeer(Options(broker->url(), "will-watcher"));
+  ASSERT_TRUE(watcher.ok());
+  ASSERT_TRUE(ConnectAndWait(*watcher));
+  ASSERT_TRUE(SubscribeAndWait(*watcher, "will/#"));
+
+  MqttOptions options = Options(broker->url(), "will-client");
+  options.last_will = LastWill{.topic = "will/status", .payload = "offline", .qos = 1};
+  auto first = MakePeer(options);
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(ConnectAndWait(*first));
+
+  // A second client with the same id takes the session over: the broker closes the first
+  // connection without a DISCONNECT from it, as after a crash or a network cut.
+  MqttOptions same_id = options;
+  same_id.last_will.reset();
+  auto second = MakePeer(same_id);
+  ASSERT_TRUE(second.ok());
+  ASSERT_TRUE(ConnectAndWait(*second));
+
+  ASSERT_TRUE(WaitFor([&] { return first->recorder->lost().size() == 1; }));
+  EXPECT_EQ(first->recorder->lost()[0].code(), StatusCode::kUnavailable);
+  ASSERT_TRUE(WaitFor([&] { return watcher->recorder->message_count() == 1; }));
+  const auto will = watcher->recorder->messages()[0];
+  EXPECT_EQ(will.topic, "will/status");
+  EXPECT_EQ(will.payload, "offline");
+}
+
 TEST(TransportBrokerTest, ConnectToAStoppedBrokerReportsUnavailable) {
   WEIR_START_BROKER_OR_SKIP(broker, MosquittoOptions{});
   ASSERT_TRUE(broker->Stop().ok());
