@@ -12,8 +12,8 @@
 //
 // Reconnecting is the caller's job, on purpose: the client never reconnects by itself. After
 // on_connection_lost the owner calls Connect() again, spaced by capped exponential backoff with
-// full jitter (weir::Backoff in agent/core/backoff.h, waited out with Worker::WaitFor), from its
-// own thread, never from inside the callback. Keeping the timer outside the client means
+// full jitter (weir::Backoff in agent/core/backoff.h, waited out with Worker::WaitFor on its own
+// thread, never by sleeping in the callback). Keeping the timer outside the client means
 // a shutdown never waits on a backoff sleep hidden in a library, and a fleet of gateways that
 // lose the same broker do not come back in lockstep.
 //
