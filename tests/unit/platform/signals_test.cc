@@ -2,6 +2,7 @@
 #include "platform/signals.h"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -47,14 +48,23 @@ TEST(Signals, PendingSignalsAreReturnedOneByOne) {
   EXPECT_FALSE(none->has_value());
 }
 
-// A process-directed signal sent while another thread runs is not delivered to that thread's
-// default action (it inherited the mask) but reaches the waiting main thread.
-TEST(Signals, AThreadStartedAfterBlockingDoesNotTakeTheSignal) {
+// Threads started after BlockShutdownSignals inherit the mask, so none of them can be killed by
+// the signal's default action; a signal sent to the process reaches the waiting main thread.
+TEST(Signals, ThreadsStartedAfterBlockingInheritTheMask) {
   ASSERT_TRUE(BlockShutdownSignals().ok());
-  std::thread sender([] { ::kill(::getpid(), SIGTERM); });
+  bool blocked_in_thread = false;
+  std::thread sender([&] {
+    sigset_t current;
+    sigemptyset(&current);
+    ::pthread_sigmask(SIG_BLOCK, nullptr, &current);
+    blocked_in_thread = sigismember(&current, SIGTERM) == 1 && sigismember(&current, SIGINT) == 1 &&
+                        sigismember(&current, SIGHUP) == 1;
+    ::kill(::getpid(), SIGTERM);
+  });
   SignalWaiter waiter;
   auto sig = waiter.Wait(milliseconds(5000));
   sender.join();
+  EXPECT_TRUE(blocked_in_thread);
   ASSERT_TRUE(sig.ok());
   ASSERT_TRUE(sig->has_value());
   EXPECT_EQ(**sig, SIGTERM);
