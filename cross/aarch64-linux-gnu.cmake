@@ -22,8 +22,10 @@ set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY BOTH)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE BOTH)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
 
-# qemu-user runs the target's test binaries; -L points it at the multiarch loader and libraries.
+# qemu-user runs the target's test binaries. No -L: libc6:arm64 (multiarch) installs the loader at
+# /lib/ld-linux-aarch64.so.1, and -L /usr/aarch64-linux-gnu would pair the cross toolchain's
+# loader with multiarch's libc.so.6 — two glibc builds — which hangs at the first thread or fork.
 find_program(WEIR_QEMU qemu-aarch64 qemu-aarch64-static)
 if(WEIR_QEMU)
-  set(CMAKE_CROSSCOMPILING_EMULATOR ${WEIR_QEMU} -L /usr/${WEIR_CROSS_TRIPLE})
+  set(CMAKE_CROSSCOMPILING_EMULATOR ${WEIR_QEMU})
 endif()
