@@ -133,11 +133,14 @@ std::string MetricsRegistry::RenderPrometheus() const {
   std::lock_guard lock(mu_);
   std::string out;
   for (const auto& [name, family] : families_) {
-    out += "# HELP ";
-    out += name;
-    out += ' ';
-    AppendEscaped(&out, family->help, /*quote=*/false);
-    out += "\n# TYPE ";
+    if (!family->help.empty()) {
+      out += "# HELP ";
+      out += name;
+      out += ' ';
+      AppendEscaped(&out, family->help, /*quote=*/false);
+      out += '\n';
+    }
+    out += "# TYPE ";
     out += name;
     out += family->is_counter ? " counter\n" : " gauge\n";
     for (const auto& [labels, counter] : family->counters) {

@@ -51,6 +51,7 @@ TEST(Metrics, EscapesLabelValuesAndHelpText) {
             "weir_x_total{path=\"C:\\\\tmp\",msg=\"say \\\"hi\\\"\\nbye\"} 1\n");
 }
 
+// Also: without help text the optional HELP line is left out.
 TEST(Metrics, RendersSpecialGaugeValuesAsPrometheusSpellsThem) {
   MetricsRegistry registry;
   registry.GetGauge("a", "", {{"k", "nan"}}).Set(std::numeric_limits<double>::quiet_NaN());
@@ -59,7 +60,6 @@ TEST(Metrics, RendersSpecialGaugeValuesAsPrometheusSpellsThem) {
   registry.GetGauge("a", "", {{"k", "big"}}).Set(1e21);
   registry.GetGauge("a", "", {{"k", "neg"}}).Set(-1.5);
   EXPECT_EQ(registry.RenderPrometheus(),
-            "# HELP a \n"
             "# TYPE a gauge\n"
             "a{k=\"big\"} 1e+21\n"
             "a{k=\"nan\"} NaN\n"
