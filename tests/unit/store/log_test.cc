@@ -21,7 +21,7 @@ using testing::Options;
 using weir::testing::FakeClock;
 using weir::testing::TempDir;
 
-TEST(LogTest, CommitAssignsContiguousSequencesFromOne) {
+TEST(StoreLogTest, CommitAssignsContiguousSequencesFromOne) {
   TempDir dir;
   FakeClock clock;
   auto log = MustOpen(Options(dir), clock);
@@ -35,7 +35,7 @@ TEST(LogTest, CommitAssignsContiguousSequencesFromOne) {
   EXPECT_EQ(log->last_committed_seq(), 10u);
 }
 
-TEST(LogTest, SequencesIncreaseAcrossReopen) {
+TEST(StoreLogTest, SequencesIncreaseAcrossReopen) {
   TempDir dir;
   FakeClock clock;
   uint64_t last = 0;
@@ -51,7 +51,7 @@ TEST(LogTest, SequencesIncreaseAcrossReopen) {
   }
 }
 
-TEST(LogTest, CleanReopenContinuesWithoutAJump) {
+TEST(StoreLogTest, CleanReopenContinuesWithoutAJump) {
   TempDir dir;
   FakeClock clock;
   {
@@ -66,7 +66,7 @@ TEST(LogTest, CleanReopenContinuesWithoutAJump) {
   EXPECT_EQ(c->first_seq, 6u);
 }
 
-TEST(LogTest, SequencesAreNotReusedAfterTheFileIsDeleted) {
+TEST(StoreLogTest, SequencesAreNotReusedAfterTheFileIsDeleted) {
   TempDir dir;
   FakeClock clock;
   uint64_t last = 0;
@@ -86,7 +86,7 @@ TEST(LogTest, SequencesAreNotReusedAfterTheFileIsDeleted) {
   EXPECT_GT(c->first_seq, last);
 }
 
-TEST(LogTest, SequencesAreNotReusedAfterACrashWithoutCleanClose) {
+TEST(StoreLogTest, SequencesAreNotReusedAfterACrashWithoutCleanClose) {
   TempDir dir;
   FakeClock clock;
   LogOptions o = Options(dir);
@@ -109,7 +109,7 @@ TEST(LogTest, SequencesAreNotReusedAfterACrashWithoutCleanClose) {
   EXPECT_GT(c->first_seq, last);
 }
 
-TEST(LogTest, GroupCommitHappensWhenCountIsReached) {
+TEST(StoreLogTest, GroupCommitHappensWhenCountIsReached) {
   TempDir dir;
   FakeClock clock;
   auto log = MustOpen(Options(dir), clock);  // commit_records = 100
@@ -124,7 +124,7 @@ TEST(LogTest, GroupCommitHappensWhenCountIsReached) {
   EXPECT_EQ(log->buffered_records(), 0u);
 }
 
-TEST(LogTest, GroupCommitHappensWhenIntervalPasses) {
+TEST(StoreLogTest, GroupCommitHappensWhenIntervalPasses) {
   TempDir dir;
   FakeClock clock;
   auto log = MustOpen(Options(dir), clock);  // commit_interval = 50 ms
@@ -143,7 +143,7 @@ TEST(LogTest, GroupCommitHappensWhenIntervalPasses) {
   EXPECT_FALSE(log->NextCommitDeadline().has_value());
 }
 
-TEST(LogTest, LargeAppendIsSplitIntoChunksOfAtMostCommitRecords) {
+TEST(StoreLogTest, LargeAppendIsSplitIntoChunksOfAtMostCommitRecords) {
   TempDir dir;
   FakeClock clock;
   auto log = MustOpen(Options(dir), clock);
@@ -159,7 +159,7 @@ TEST(LogTest, LargeAppendIsSplitIntoChunksOfAtMostCommitRecords) {
   EXPECT_EQ((*rows)[2].count, 50u);
 }
 
-TEST(LogTest, ReadReturnsExactlyWhatWasAppendedInOrder) {
+TEST(StoreLogTest, ReadReturnsExactlyWhatWasAppendedInOrder) {
   TempDir dir;
   FakeClock clock;
   auto log = MustOpen(Options(dir), clock);
@@ -189,7 +189,7 @@ TEST(LogTest, ReadReturnsExactlyWhatWasAppendedInOrder) {
   EXPECT_EQ(*(*defects)[0].defect, MakeDefect(in[10].time_us));
 }
 
-TEST(LogTest, CursorReadsResumeAfterAckedSequenceAcrossReopen) {
+TEST(StoreLogTest, CursorReadsResumeAfterAckedSequenceAcrossReopen) {
   TempDir dir;
   FakeClock clock;
   uint64_t acked = 0;
@@ -219,7 +219,7 @@ TEST(LogTest, CursorReadsResumeAfterAckedSequenceAcrossReopen) {
   EXPECT_EQ((*rest)[0].first_seq, acked + 1);
 }
 
-TEST(LogTest, AckOnlyMovesForwardAndOnlyToCommittedSequences) {
+TEST(StoreLogTest, AckOnlyMovesForwardAndOnlyToCommittedSequences) {
   TempDir dir;
   FakeClock clock;
   auto log = MustOpen(Options(dir), clock);
@@ -233,7 +233,7 @@ TEST(LogTest, AckOnlyMovesForwardAndOnlyToCommittedSequences) {
   EXPECT_EQ(log->CursorPosition("f", Lane::kDefects), 0u);  // per lane
 }
 
-TEST(LogTest, PendingAcksAreCommittedByCommitIfDue) {
+TEST(StoreLogTest, PendingAcksAreCommittedByCommitIfDue) {
   TempDir dir;
   FakeClock clock;
   auto log = MustOpen(Options(dir), clock);
@@ -248,7 +248,7 @@ TEST(LogTest, PendingAcksAreCommittedByCommitIfDue) {
   EXPECT_EQ(*(*reader)->CursorPosition("f", Lane::kReadings), 5u);
 }
 
-TEST(LogTest, ReaderSeesCommitsOfTheOpenWriter) {
+TEST(StoreLogTest, ReaderSeesCommitsOfTheOpenWriter) {
   TempDir dir;
   FakeClock clock;
   auto log = MustOpen(Options(dir), clock);
@@ -266,7 +266,7 @@ TEST(LogTest, ReaderSeesCommitsOfTheOpenWriter) {
   EXPECT_EQ(after->size(), 2u);
 }
 
-TEST(LogTest, ReadByTimeRangeReturnsOverlappingChunks) {
+TEST(StoreLogTest, ReadByTimeRangeReturnsOverlappingChunks) {
   TempDir dir;
   FakeClock clock;
   auto log = MustOpen(Options(dir), clock);
@@ -289,7 +289,7 @@ TEST(LogTest, ReadByTimeRangeReturnsOverlappingChunks) {
   ASSERT_EQ(rows->size(), 1u);
 }
 
-TEST(LogTest, StatsCountRecordsBytesCursorsAndRatio) {
+TEST(StoreLogTest, StatsCountRecordsBytesCursorsAndRatio) {
   TempDir dir;
   FakeClock clock;
   auto log = MustOpen(Options(dir), clock);
@@ -316,7 +316,7 @@ TEST(LogTest, StatsCountRecordsBytesCursorsAndRatio) {
   EXPECT_EQ(st->quarantined_rows, 0u);
 }
 
-TEST(LogTest, FailedSideFileWriteMakesTheLogRefuseWritesUntilReopened) {
+TEST(StoreLogTest, FailedSideFileWriteMakesTheLogRefuseWritesUntilReopened) {
   TempDir dir;
   FakeClock clock;
   LogOptions o = Options(dir);
@@ -343,7 +343,7 @@ TEST(LogTest, FailedSideFileWriteMakesTheLogRefuseWritesUntilReopened) {
   EXPECT_GT(c->first_seq, 5u);
 }
 
-TEST(LogTest, FileSizeLimitDuringCommitIsAStickyError) {
+TEST(StoreLogTest, FileSizeLimitDuringCommitIsAStickyError) {
   TempDir dir;
   FakeClock clock;
   auto log = MustOpen(Options(dir), clock);
@@ -377,7 +377,7 @@ TEST(LogTest, FileSizeLimitDuringCommitIsAStickyError) {
   EXPECT_EQ(rows->back().last_seq, last);  // what was committed is there, nothing more
 }
 
-TEST(LogTest, OpenRejectsBadOptions) {
+TEST(StoreLogTest, OpenRejectsBadOptions) {
   TempDir dir;
   FakeClock clock;
   LogOptions o = Options(dir);

@@ -50,7 +50,7 @@ std::vector<StoredRecord> ReadAll(Log& log, Lane lane) {
   return rows.ok() ? std::move(rows).value() : std::vector<StoredRecord>{};
 }
 
-TEST(QuotaTest, EvictOldestReplacesOldestUnsentChunksByOneGapInPlace) {
+TEST(StoreQuotaTest, EvictOldestReplacesOldestUnsentChunksByOneGapInPlace) {
   TempDir dir;
   FakeClock clock;
   auto log = testing::MustOpen(QuotaOptions(dir, QuotaPolicy::kEvictOldest), clock);
@@ -79,7 +79,7 @@ TEST(QuotaTest, EvictOldestReplacesOldestUnsentChunksByOneGapInPlace) {
   EXPECT_EQ(st->evictions.readings_evicted, e.readings_evicted);
 }
 
-TEST(QuotaTest, AckedRowsAreDeletedBeforeUnsentRowsAreEvicted) {
+TEST(StoreQuotaTest, AckedRowsAreDeletedBeforeUnsentRowsAreEvicted) {
   TempDir dir;
   FakeClock clock;
   auto log = testing::MustOpen(QuotaOptions(dir, QuotaPolicy::kEvictOldest), clock);
@@ -94,7 +94,7 @@ TEST(QuotaTest, AckedRowsAreDeletedBeforeUnsentRowsAreEvicted) {
   EXPECT_EQ(rows.back().last_seq, 30'000u);
 }
 
-TEST(QuotaTest, RowsAreAckedOnlyWhenEveryCursorOfTheLaneAckedThem) {
+TEST(StoreQuotaTest, RowsAreAckedOnlyWhenEveryCursorOfTheLaneAckedThem) {
   TempDir dir;
   FakeClock clock;
   auto log = testing::MustOpen(QuotaOptions(dir, QuotaPolicy::kEvictOldest), clock);
@@ -106,7 +106,7 @@ TEST(QuotaTest, RowsAreAckedOnlyWhenEveryCursorOfTheLaneAckedThem) {
   EXPECT_GT(log->evictions().rows_evicted, 0u);
 }
 
-TEST(QuotaTest, DefectsAreEvictedOnlyAfterEveryReadingsChunk) {
+TEST(StoreQuotaTest, DefectsAreEvictedOnlyAfterEveryReadingsChunk) {
   TempDir dir;
   FakeClock clock;
   LogOptions o = QuotaOptions(dir, QuotaPolicy::kEvictOldest);
@@ -140,7 +140,7 @@ TEST(QuotaTest, DefectsAreEvictedOnlyAfterEveryReadingsChunk) {
   EXPECT_EQ(defects.back().kind, RecordKind::kDefect);
 }
 
-TEST(QuotaTest, PauseIngestRefusesAppendsUntilAcksFreeSpace) {
+TEST(StoreQuotaTest, PauseIngestRefusesAppendsUntilAcksFreeSpace) {
   TempDir dir;
   FakeClock clock;
   auto log = testing::MustOpen(QuotaOptions(dir, QuotaPolicy::kPauseIngest), clock);
@@ -162,7 +162,7 @@ TEST(QuotaTest, PauseIngestRefusesAppendsUntilAcksFreeSpace) {
   EXPECT_GT(log->evictions().acked_rows_deleted, 0u);
 }
 
-TEST(QuotaTest, EvictionCountersSurviveReopen) {
+TEST(StoreQuotaTest, EvictionCountersSurviveReopen) {
   TempDir dir;
   FakeClock clock;
   uint64_t evicted = 0;

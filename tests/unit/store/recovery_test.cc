@@ -43,7 +43,7 @@ uint64_t WriteLog(const TempDir& dir, const Clock& clock, int chunks) {
   return log->last_committed_seq();
 }
 
-TEST(RecoveryTest, CleanLogOpensWithNothingToReport) {
+TEST(StoreRecoveryTest, CleanLogOpensWithNothingToReport) {
   TempDir dir;
   FakeClock clock;
   WriteLog(dir, clock, 3);
@@ -53,7 +53,7 @@ TEST(RecoveryTest, CleanLogOpensWithNothingToReport) {
   EXPECT_EQ(log->recovery().rows_quarantined, 0u);
 }
 
-TEST(RecoveryTest, GarbageFileIsQuarantinedAndSequencesContinueAbove) {
+TEST(StoreRecoveryTest, GarbageFileIsQuarantinedAndSequencesContinueAbove) {
   TempDir dir;
   FakeClock clock;
   const uint64_t last = WriteLog(dir, clock, 3);
@@ -71,7 +71,7 @@ TEST(RecoveryTest, GarbageFileIsQuarantinedAndSequencesContinueAbove) {
   EXPECT_GT(c->first_seq, last);
 }
 
-TEST(RecoveryTest, GarbageFileWithoutSideFileContinuesAtWallClock) {
+TEST(StoreRecoveryTest, GarbageFileWithoutSideFileContinuesAtWallClock) {
   TempDir dir;
   FakeClock clock;
   WriteLog(dir, clock, 1);
@@ -84,7 +84,7 @@ TEST(RecoveryTest, GarbageFileWithoutSideFileContinuesAtWallClock) {
   EXPECT_GE(c->first_seq, static_cast<uint64_t>(clock.WallMicros()));
 }
 
-TEST(RecoveryTest, FlippedByteInAChunkQuarantinesOnlyThatRow) {
+TEST(StoreRecoveryTest, FlippedByteInAChunkQuarantinesOnlyThatRow) {
   TempDir dir;
   FakeClock clock;
   WriteLog(dir, clock, 5);
@@ -131,7 +131,7 @@ TEST(RecoveryTest, FlippedByteInAChunkQuarantinesOnlyThatRow) {
   EXPECT_EQ(log->CursorPosition("forwarder", Lane::kReadings), 100u);
 }
 
-TEST(RecoveryTest, TruncatedFileOpensAndKeepsWhatIsIntact) {
+TEST(StoreRecoveryTest, TruncatedFileOpensAndKeepsWhatIsIntact) {
   TempDir dir;
   FakeClock clock;
   const uint64_t last = WriteLog(dir, clock, 40);
@@ -149,7 +149,7 @@ TEST(RecoveryTest, TruncatedFileOpensAndKeepsWhatIsIntact) {
   EXPECT_GT(c->first_seq, last);
 }
 
-TEST(RecoveryTest, EmptyFileStartsFreshAboveTheReservation) {
+TEST(StoreRecoveryTest, EmptyFileStartsFreshAboveTheReservation) {
   TempDir dir;
   FakeClock clock;
   const uint64_t last = WriteLog(dir, clock, 2);
@@ -161,7 +161,7 @@ TEST(RecoveryTest, EmptyFileStartsFreshAboveTheReservation) {
   EXPECT_GT(c->first_seq, last);
 }
 
-TEST(RecoveryTest, ReaderReportsDataLossOnAFileThatIsNotALog) {
+TEST(StoreRecoveryTest, ReaderReportsDataLossOnAFileThatIsNotALog) {
   TempDir dir;
   WriteFile(dir / "log.db", std::string(10000, 'x'));
   auto reader = LogReader::Open(dir / "log.db");
