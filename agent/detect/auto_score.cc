@@ -24,16 +24,29 @@ double DecayingRange::ExcessThenAdd(double x, double decay, double floor) {
   return excess;
 }
 
-double AutoScorer::Observe(double value) {
+double AutoScorer::Observe(double value, int64_t time_us) {
   ++count_;
   alarmed_ = false;
   if (count_ == 1) prev_ = level_ = value;
   const double step = value - prev_;
-  level_ += config_.fast_alpha * (value - level_);
+  level_ += config_.level_alpha * (value - level_);
   vol_ += config_.vol_alpha * (std::fabs(step) - vol_);
   prev_ = value;
 
-  const std::array<double, kSignals> signals = {value, level_, step, vol_};
+  // Daily signal: the value against what this hour of the day usually shows.
+  double daily = 0;
+  if (time_us != kNoTime) {
+    constexpr int64_t kHour = 3'600'000'000;
+    const int hour = static_cast<int>(((time_us / kHour) % 24 + 24) % 24);
+    const uint32_t bit = 1u << hour;
+    if ((season_seeded_ & bit) == 0) {
+      season_[hour] = level_;  // first visit: assume the current level
+      season_seeded_ |= bit;
+    }
+    daily = value - season_[hour];
+    season_[hour] += config_.season_alpha * (value - season_[hour]);
+  }
+  const std::array<double, kSignals> signals = {value, level_, step, vol_, daily};
   // A floor on the width so a stream that was constant does not divide by zero; relative to the
   // value's magnitude so units do not matter.
   const double floor = 1e-9 * (std::fabs(value) + 1.0);
@@ -47,12 +60,16 @@ double AutoScorer::Observe(double value) {
     }
   }
   if (count_ <= static_cast<uint64_t>(config_.warmup)) return 0;
-  if (holdoff_left_ > 0) {
+  // After an alarm, the same incident keeps breaking records for a while (a ramp, a burst); scale
+  // it down so only a clearly stronger event alarms again, and one incident is one alarm.
+  const bool holding = holdoff_left_ > 0;
+  if (holding) {
     --holdoff_left_;
-    return 0;
+    best *= config_.holdoff_factor;
   }
-  const double score = std::clamp((best - config_.margin) / config_.full_excess, 0.0, 1.0);
-  if (score >= config_.alarm_score) {
+  // x / (x + half) maps [0, inf) onto [0, 1) with 0.5 at half_excess.
+  const double score = best / (best + config_.half_excess);
+  if (!holding && score >= config_.alarm_score) {
     alarmed_ = true;
     holdoff_left_ = config_.holdoff;
   }

@@ -9,17 +9,20 @@
 
 namespace weir::detect {
 
-// Shared defaults; NAB is scored with exactly these (no per-file tuning).
+// The defaults are the shared parameters NAB is scored with (no per-file tuning); every field has
+// a default, so `auto` needs no configuration.
 struct AutoConfig {
-  int warmup = 150;           // readings that only teach the scorer (score 0)
-  double fast_alpha = 0.3;    // smoothing of the level signal
-  double vol_alpha = 0.3;     // smoothing of the volatility signal
-  double range_decay = 5e-5;  // per-reading shrink of each remembered range (forgetting)
-  double margin = 0.0;        // excess (in ranges) below which nothing is reported
-  double full_excess = 1.0;   // excess (in ranges) that maps to score 1
-  double alarm_score = 1.01;  // a score at or above this starts a hold-off (> 1: never)
-  int holdoff = 0;            // readings after an alarm whose score is forced to 0
-  std::array<double, 4> weights = {1.0, 0.0, 0.0, 0.0};  // value, level, step, volatility
+  int warmup = 150;            // readings that only teach the scorer (score 0)
+  double level_alpha = 0.03;   // EWMA of the value: the level signal
+  double vol_alpha = 0.02;     // EWMA of |step|: the volatility signal
+  double season_alpha = 0.05;  // per hour of day, EWMA of the value: the daily signal's baseline
+  double range_decay = 5e-5;   // per-reading shrink of each remembered range (slow forgetting)
+  // Weights of the signals' excess: value, level, step, volatility, daily.
+  std::array<double, 5> weights = {1.0, 0.7, 0.0, 0.3, 0.4};
+  double half_excess = 0.02;    // weighted excess (in range widths) that scores 0.5
+  double alarm_score = 0.5;     // a score at or above this is an alarm and starts a hold-off
+  int holdoff = 1000;           // readings after an alarm during which the excess is scaled down
+  double holdoff_factor = 0.4;  // that scale: a new alarm needs 1/0.4 = 2.5 times the excess
 };
 
 // A remembered [lo, hi] range of one signal that slowly forgets.
@@ -32,17 +35,19 @@ struct DecayingRange {
 
 class AutoScorer {
  public:
-  static constexpr int kSignals = 4;
+  static constexpr int kSignals = 5;
+  static constexpr int64_t kNoTime = INT64_MIN;
 
   explicit AutoScorer(const AutoConfig& config = {}) : config_(config) {}
 
-  // Folds in the next value and returns its anomaly score in [0, 1].
-  double Observe(double value);
+  // Folds in the next value and returns its anomaly score in [0, 1]. `time_us` (event time,
+  // microseconds since the epoch) enables the hour-of-day signal; kNoTime leaves it out.
+  double Observe(double value, int64_t time_us = kNoTime);
 
-  // True when the last Observe() crossed alarm_score and started a hold-off.
+  // True when the last Observe() scored at least alarm_score and started a hold-off.
   bool alarmed() const { return alarmed_; }
   uint64_t count() const { return count_; }
-  // Which signal drove the last score (0 value, 1 level, 2 step, 3 volatility).
+  // Which signal drove the last score (0 value, 1 level, 2 step, 3 volatility, 4 daily).
   int last_signal() const { return last_signal_; }
 
  private:
@@ -50,6 +55,8 @@ class AutoScorer {
   uint64_t count_ = 0;
   double prev_ = 0, level_ = 0, vol_ = 0;
   std::array<DecayingRange, kSignals> ranges_{};
+  std::array<double, 24> season_{};  // typical value per hour of the day
+  uint32_t season_seeded_ = 0;       // one bit per hour
   int holdoff_left_ = 0;
   int last_signal_ = 0;
   bool alarmed_ = false;

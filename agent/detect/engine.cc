@@ -172,7 +172,7 @@ double Engine::Observe(const Reading& r, std::vector<Defect>* out,
 
   RunDetectors(*s, r, out);
   if (!c.auto_score.enabled) return 0;
-  const double score = s->auto_score.Observe(r.value);
+  const double score = s->auto_score.Observe(r.value, r.time_us);
   if (score >= c.auto_score.threshold) {
     char msg[96];
     std::snprintf(msg, sizeof(msg), "anomaly score %.3f at value %g", score, r.value);

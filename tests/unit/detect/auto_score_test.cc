@@ -52,9 +52,14 @@ TEST(AutoScoreTest, ScoresStayInUnitIntervalOnAnyInput) {
   }
 }
 
-TEST(AutoScoreTest, NoiseOnlyStaysBelowOneHalf) {
+// The alert threshold the engine uses by default (AutoDetectorConfig::threshold).
+constexpr double kAlert = 0.95;
+
+TEST(AutoScoreTest, NoiseOnlyStaysBelowTheAlertThreshold) {
   const auto s = Scores(Noise(50'000));
-  EXPECT_LT(*std::max_element(s.begin(), s.end()), 0.5);
+  EXPECT_LT(*std::max_element(s.begin(), s.end()), kAlert);
+  // New extremes of pure noise do score (that is what finds NAB's anomalies), but rarely.
+  EXPECT_LT(std::count_if(s.begin(), s.end(), [](double x) { return x >= 0.5; }), 250);
 }
 
 TEST(AutoScoreTest, SpikeAtTScoresHighestAtT) {
@@ -62,17 +67,30 @@ TEST(AutoScoreTest, SpikeAtTScoresHighestAtT) {
   v[3000] += 12.0;
   const auto s = Scores(v);
   EXPECT_EQ(std::max_element(s.begin(), s.end()) - s.begin(), 3000);
-  EXPECT_GE(s[3000], 0.5);
+  EXPECT_GE(s[3000], kAlert);
 }
 
 TEST(AutoScoreTest, StepAtTScoresHighWithinAFewReadings) {
   std::vector<double> v = Noise(5000);
   for (size_t i = 3000; i < v.size(); ++i) v[i] -= 10.0;
   const auto s = Scores(v);
-  const auto first = std::find_if(s.begin(), s.end(), [](double x) { return x >= 0.5; });
+  const auto first = std::find_if(s.begin(), s.end(), [](double x) { return x >= kAlert; });
   ASSERT_NE(first, s.end());
   EXPECT_GE(first - s.begin(), 3000);
   EXPECT_LE(first - s.begin(), 3005);
+}
+
+TEST(AutoScoreTest, OneIncidentAlarmsOnceThenHoldsOff) {
+  std::vector<double> v = Noise(5000);
+  for (size_t i = 3000; i < 3300; ++i) v[i] += 0.2 * static_cast<double>(i - 3000);  // a ramp
+  AutoScorer scorer;
+  int alarms_in_ramp = 0;
+  for (size_t i = 0; i < v.size(); ++i) {
+    scorer.Observe(v[i]);
+    if (i >= 3000 && i < 3300 && scorer.alarmed()) ++alarms_in_ramp;
+  }
+  // Every reading of the ramp is a new maximum; the hold-off turns them into one alarm.
+  EXPECT_EQ(alarms_in_ramp, 1);
 }
 
 TEST(AutoScoreTest, WarmupReadingsScoreZero) {
@@ -134,7 +152,7 @@ TEST(AutoScoreTest, NabNoAnomalyFilesStayQuiet) {
        {"artificialNoAnomaly/art_daily_no_noise.csv", "artificialNoAnomaly/art_flatline.csv",
         "artificialNoAnomaly/art_noisy.csv"}) {
     const NabFile f = RunNab(*nab, rel);
-    EXPECT_LT(*std::max_element(f.scores.begin() + f.probation, f.scores.end()), 0.1) << rel;
+    EXPECT_LT(*std::max_element(f.scores.begin() + f.probation, f.scores.end()), kAlert) << rel;
   }
 }
 
