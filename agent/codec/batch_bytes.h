@@ -1,4 +1,5 @@
-// Byte-level helpers for the batch columns: LEB128 varints, zigzag, and a bounds-checked reader.
+// Byte-level helpers for the batch columns: LEB128 varints, zigzag, a bounds-checked reader and
+// a little-endian bit stream.
 // Internal to agent/codec. Plain functions and value types; no shared state.
 #pragma once
 
@@ -62,6 +63,69 @@ class ByteReader {
  private:
   const uint8_t* p_;
   const uint8_t* end_;
+};
+
+// Appends bit fields to a little-endian, least-significant-bit-first bit stream. Works in pieces
+// of at most 32 bits so that a 64-bit accumulator suffices (no __int128 on 32-bit ARM).
+class BitWriter {
+ public:
+  explicit BitWriter(std::string* out) : out_(out) {}
+  // Appends the low `bits` (0..64) bits of `v`.
+  void Put(uint64_t v, int bits) {
+    while (bits > 0) {
+      const int take = bits < 32 ? bits : 32;
+      acc_ |= (v & ((uint64_t{1} << take) - 1)) << filled_;
+      filled_ += take;
+      v >>= take;
+      bits -= take;
+      while (filled_ >= 8) {
+        out_->push_back(static_cast<char>(static_cast<uint8_t>(acc_)));
+        acc_ >>= 8;
+        filled_ -= 8;
+      }
+    }
+  }
+  // Writes the last partial byte, padded with zero bits.
+  void Flush() {
+    if (filled_ > 0) out_->push_back(static_cast<char>(static_cast<uint8_t>(acc_)));
+    acc_ = 0;
+    filled_ = 0;
+  }
+
+ private:
+  std::string* out_;
+  uint64_t acc_ = 0;
+  int filled_ = 0;  // always < 8 between calls
+};
+
+// Reads what BitWriter wrote. The caller checks beforehand that the input holds every bit it
+// will ask for; Get never reads past `end` regardless and returns zeros there.
+class BitReader {
+ public:
+  BitReader(const uint8_t* begin, const uint8_t* end) : p_(begin), end_(end) {}
+  uint64_t Get(int bits) {
+    uint64_t v = 0;
+    int got = 0;
+    while (got < bits) {
+      const int need = bits - got < 32 ? bits - got : 32;
+      while (filled_ < need) {
+        const uint64_t byte = p_ != end_ ? *p_++ : 0;
+        acc_ |= byte << filled_;
+        filled_ += 8;
+      }
+      v |= (acc_ & ((uint64_t{1} << need) - 1)) << got;
+      acc_ >>= need;
+      filled_ -= need;
+      got += need;
+    }
+    return v;
+  }
+
+ private:
+  const uint8_t* p_;
+  const uint8_t* end_;
+  uint64_t acc_ = 0;
+  int filled_ = 0;  // < 40
 };
 
 }  // namespace weir::codec::internal

@@ -290,20 +290,10 @@ void WriteInts(std::span<const uint64_t> ints, IntLayout layout, int rice_bits, 
     case IntLayout::kRice: {
       out->push_back(static_cast<char>(rice_bits));
       for (uint64_t u : ints) PutVarint(out, rice_bits == 64 ? 0 : u >> rice_bits);
-      const uint64_t mask = rice_bits == 64 ? ~uint64_t{0} : (uint64_t{1} << rice_bits) - 1;
       // Remainders as one little-endian bit stream, LSB first.
-      unsigned __int128 acc = 0;
-      int filled = 0;
-      for (uint64_t u : ints) {
-        acc |= static_cast<unsigned __int128>(u & mask) << filled;
-        filled += rice_bits;
-        while (filled >= 8) {
-          out->push_back(static_cast<char>(static_cast<uint8_t>(acc)));
-          acc >>= 8;
-          filled -= 8;
-        }
-      }
-      if (filled > 0) out->push_back(static_cast<char>(static_cast<uint8_t>(acc)));
+      BitWriter writer(out);
+      for (uint64_t u : ints) writer.Put(u, rice_bits);
+      writer.Flush();
       return;
     }
   }
@@ -347,18 +337,8 @@ Status ReadInts(std::string_view in, IntLayout layout, size_t count, std::string
       const size_t stream_bytes = (count * bits + 7) / 8;
       if (reader.remaining() != stream_bytes) return Malformed(column, "remainders of wrong size");
       const auto* p = reinterpret_cast<const uint8_t*>(in.data()) + (in.size() - stream_bytes);
-      const uint64_t mask = bits == 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1;
-      unsigned __int128 acc = 0;
-      int filled = 0;
-      for (size_t i = 0; i < count; ++i) {
-        while (filled < bits) {
-          acc |= static_cast<unsigned __int128>(*p++) << filled;
-          filled += 8;
-        }
-        (*out)[i] |= static_cast<uint64_t>(acc) & mask;
-        acc >>= bits;
-        filled -= bits;
-      }
+      BitReader bit_reader(p, p + stream_bytes);
+      for (size_t i = 0; i < count; ++i) (*out)[i] |= bit_reader.Get(bits);
       return Status::Ok();
     }
     default:
