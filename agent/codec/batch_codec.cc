@@ -98,7 +98,7 @@ Result<std::string> BatchEncoder::Encode(std::span<const Reading> readings) {
   State& st = *state_;
   if (st.cctx == nullptr) return Internal("batch encode: zstd context could not be created");
   // What the decoder will refuse must not be written in the first place.
-  size_t decoded_size = 0;
+  uint64_t decoded_size = 0;  // 64-bit: must not wrap on 32-bit targets
   for (const Reading& r : readings) decoded_size += sizeof(Reading) + r.sensor.size();
   if (decoded_size > kMaxBatchDecodedBytes) {
     return ResourceExhausted("batch encode: " + std::to_string(decoded_size) +
@@ -248,7 +248,7 @@ Result<std::vector<Reading>> DecodeUncompressedBatch(std::string_view raw, Decod
   }
   WEIR_RETURN_IF_ERROR(
       internal::DecodeRuns(batch.sensor_runs(), count, num_sensors, "sensor_runs", &st.index));
-  size_t decoded_size = 0;
+  uint64_t decoded_size = 0;  // 64-bit: must not wrap on 32-bit targets
   for (uint32_t s : st.index) {
     decoded_size += sizeof(Reading) + batch.sensors(static_cast<int>(s)).size();
   }
