@@ -94,7 +94,7 @@ Result<std::vector<StoredRecord>> ReadRows(sqlite3* db, const ReadQuery& q,
   if (q.lane) s.BindInt(3, static_cast<int64_t>(*q.lane));
   if (q.from_us) s.BindInt(4, *q.from_us);
   if (q.to_us) s.BindInt(5, *q.to_us);
-  s.BindInt(6, static_cast<int64_t>(std::min<size_t>(q.max_records, INT64_MAX)));
+  s.BindInt(6, static_cast<int64_t>(std::min<uint64_t>(q.max_records, INT64_MAX)));
 
   std::vector<StoredRecord> out;
   for (;;) {
