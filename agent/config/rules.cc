@@ -1,0 +1,243 @@
+// String syntax rules (URLs, topic levels, filters) and the rules across keys.
+#include "agent/config/rules.h"
+
+#include <charconv>
+
+namespace weir::config {
+namespace internal {
+namespace {
+
+std::vector<std::string_view> Levels(std::string_view topic) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  while (true) {
+    const size_t slash = topic.find('/', start);
+    out.push_back(topic.substr(start, slash == std::string_view::npos ? slash : slash - start));
+    if (slash == std::string_view::npos) return out;
+    start = slash + 1;
+  }
+}
+
+bool IsTopicSafe(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-';
+}
+
+std::string CheckTopicFilter(std::string_view v) {
+  if (v.find('\0') != std::string_view::npos) return "contains a NUL byte";
+  const std::vector<std::string_view> levels = Levels(v);
+  for (size_t i = 0; i < levels.size(); ++i) {
+    const std::string_view l = levels[i];
+    if (l.find('#') != std::string_view::npos && (l != "#" || i + 1 != levels.size())) {
+      return "'" + std::string(v) + "': '#' must be a whole level and the last one";
+    }
+    if (l.find('+') != std::string_view::npos && l != "+") {
+      return "'" + std::string(v) + "': '+' must be a whole level";
+    }
+  }
+  return "";
+}
+
+std::string CheckTopicPrefix(std::string_view v) {
+  const std::string shown = "'" + std::string(v) + "'";
+  if (v.find_first_of("+#") != std::string_view::npos) return shown + " contains a wildcard";
+  if (v.front() == '$') return shown + " starts with '$' (reserved by brokers)";
+  for (std::string_view l : Levels(v)) {
+    if (l.empty()) return shown + " has an empty level (leading, trailing or double '/')";
+  }
+  return "";
+}
+
+void CheckEndpoint(const v1::MqttEndpoint& e, const std::string& p,
+                   std::vector<std::string>* problems) {
+  Result<BrokerUrl> url = ParseBrokerUrl(e.url());
+  if (!url.ok()) return;  // reported with the key itself
+  if (!url->tls) {
+    for (auto [name, value] : {std::pair<const char*, const std::string*>{"ca_file", &e.ca_file()},
+                               {"cert_file", &e.cert_file()},
+                               {"key_file", &e.key_file()}}) {
+      if (!value->empty()) {
+        problems->push_back(p + "." + name + ": set, but " + p +
+                            ".url is mqtt:// (TLS needs mqtts://)");
+      }
+    }
+  }
+  if (!e.cert_file().empty() && e.key_file().empty()) {
+    problems->push_back(p + ".key_file: required when " + p + ".cert_file is set");
+  }
+  if (e.cert_file().empty() && !e.key_file().empty()) {
+    problems->push_back(p + ".cert_file: required when " + p + ".key_file is set");
+  }
+  if (!e.password().empty() && e.username().empty()) {
+    problems->push_back(p + ".username: required when " + p + ".password is set");
+  }
+}
+
+}  // namespace
+
+bool IsChoice(std::string_view choices, std::string_view value) {
+  size_t start = 0;
+  while (true) {
+    const size_t bar = choices.find('|', start);
+    if (choices.substr(start, bar == std::string_view::npos ? bar : bar - start) == value) {
+      return true;
+    }
+    if (bar == std::string_view::npos) return false;
+    start = bar + 1;
+  }
+}
+
+std::string ChoiceList(std::string_view choices) {
+  std::string result;
+  for (char c : choices) {
+    if (c == '|') {
+      result += ", ";
+    } else {
+      result.push_back(c);
+    }
+  }
+  return result;
+}
+
+std::string CheckRule(StringRule rule, std::string_view v) {
+  switch (rule) {
+    case StringRule::kAny:
+      return "";
+    case StringRule::kUrl: {
+      Result<BrokerUrl> url = ParseBrokerUrl(v);
+      return url.ok() ? "" : url.status().message();
+    }
+    case StringRule::kTopicSafeId:
+      for (char c : v) {
+        if (!IsTopicSafe(c)) {
+          return "'" + std::string(v) + "' contains '" + std::string(1, c) +
+                 "'; use letters, digits, '.', '_' and '-' (it becomes an MQTT topic level)";
+        }
+      }
+      return "";
+    case StringRule::kTopicFilter:
+      return CheckTopicFilter(v);
+    case StringRule::kTopicPrefix:
+      return CheckTopicPrefix(v);
+    case StringRule::kClientId:
+      for (char c : v) {
+        if (c <= ' ' || c > '~') {
+          return "'" + std::string(v) + "' contains a space or a non-printable character";
+        }
+      }
+      return "";
+    case StringRule::kAbsolutePath:
+      return v.front() == '/' ? "" : "'" + std::string(v) + "' is not an absolute path";
+  }
+  return "";
+}
+
+bool TopicMatches(std::string_view filter, std::string_view topic) {
+  const std::vector<std::string_view> f = Levels(filter);
+  const std::vector<std::string_view> t = Levels(topic);
+  for (size_t i = 0; i < f.size(); ++i) {
+    if (f[i] == "#") return true;
+    if (i >= t.size()) return false;
+    if (f[i] != "+" && f[i] != t[i]) return false;
+  }
+  return f.size() == t.size();
+}
+
+void CheckAcrossKeys(const AgentConfig& c, std::vector<std::string>* problems) {
+  CheckEndpoint(c.ingest().local(), "ingest.local", problems);
+  CheckEndpoint(c.upstream().broker(), "upstream.broker", problems);
+  const v1::UpstreamConfig& up = c.upstream();
+  if (up.backoff_initial_ms() > up.backoff_max_ms()) {
+    problems->push_back("upstream.backoff_initial_ms: " + std::to_string(up.backoff_initial_ms()) +
+                        " is above upstream.backoff_max_ms (" +
+                        std::to_string(up.backoff_max_ms()) + ")");
+  }
+  const auto& subs = c.ingest().subscriptions();
+  for (int i = 0; i < subs.size(); ++i) {
+    for (int j = 0; j < i; ++j) {
+      if (subs[i].topic() == subs[j].topic()) {
+        problems->push_back("ingest.subscriptions[" + std::to_string(i) + "].topic: '" +
+                            subs[i].topic() + "' duplicates ingest.subscriptions[" +
+                            std::to_string(j) + "]");
+      }
+    }
+  }
+  // Subscribing on the upstream broker to our own upstream topics would feed every batch back
+  // in as input: an endless loop that fills the log.
+  Result<BrokerUrl> local = ParseBrokerUrl(c.ingest().local().url());
+  Result<BrokerUrl> remote = ParseBrokerUrl(up.broker().url());
+  if (local.ok() && remote.ok() && local->host == remote->host && local->port == remote->port &&
+      !c.device_id().empty()) {
+    const std::string own = up.topic_prefix() + "/" + c.device_id() + "/";
+    for (int i = 0; i < subs.size(); ++i) {
+      if (TopicMatches(subs[i].topic(), own + "data") ||
+          TopicMatches(subs[i].topic(), own + "defects")) {
+        problems->push_back("ingest.subscriptions[" + std::to_string(i) + "].topic: '" +
+                            subs[i].topic() + "' would take in the agent's own upstream " +
+                            "messages (" + own + "data), since both brokers are the same");
+      }
+    }
+  }
+}
+
+}  // namespace internal
+
+Result<BrokerUrl> ParseBrokerUrl(std::string_view url) {
+  const std::string shown = "'" + std::string(url) + "'";
+  BrokerUrl out;
+  const size_t sep = url.find("://");
+  if (sep == std::string_view::npos) {
+    return InvalidArgument(shown +
+                           " is not a URL (expected mqtt://host:port or mqtts://host:port)");
+  }
+  const std::string_view scheme = url.substr(0, sep);
+  if (scheme == "mqtts") {
+    out.tls = true;
+  } else if (scheme != "mqtt") {
+    return InvalidArgument(shown + ": scheme '" + std::string(scheme) + "' is not mqtt or mqtts");
+  }
+  std::string_view rest = url.substr(sep + 3);
+  if (rest.find_first_of("/?#@") != std::string_view::npos) {
+    return InvalidArgument(shown + ": only host and port are allowed after the scheme");
+  }
+  std::string_view port_text;
+  if (!rest.empty() && rest.front() == '[') {  // [IPv6]:port
+    const size_t close = rest.find(']');
+    if (close == std::string_view::npos) return InvalidArgument(shown + ": unclosed '['");
+    out.host = std::string(rest.substr(1, close - 1));
+    std::string_view after = rest.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return InvalidArgument(shown + ": expected ':' after ']'");
+      port_text = after.substr(1);
+      if (port_text.empty()) return InvalidArgument(shown + ": empty port");
+    }
+  } else {
+    const size_t colon = rest.find(':');
+    out.host = std::string(rest.substr(0, colon));
+    if (colon != std::string_view::npos) {
+      port_text = rest.substr(colon + 1);
+      if (port_text.empty()) return InvalidArgument(shown + ": empty port");
+    }
+    for (char c : out.host) {
+      if (!internal::CheckRule(StringRule::kTopicSafeId, std::string(1, c)).empty()) {
+        return InvalidArgument(shown + ": host contains '" + std::string(1, c) + "'");
+      }
+    }
+  }
+  if (out.host.empty()) return InvalidArgument(shown + ": no host");
+  out.port = out.tls ? 8883 : 1883;
+  if (!port_text.empty()) {
+    uint32_t port = 0;
+    auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc() || p != port_text.data() + port_text.size()) {
+      return InvalidArgument(shown + ": port '" + std::string(port_text) + "' is not a number");
+    }
+    if (port < 1 || port > 65535) {
+      return InvalidArgument(shown + ": port " + std::to_string(port) + " is outside 1-65535");
+    }
+    out.port = static_cast<int>(port);
+  }
+  return out;
+}
+
+}  // namespace weir::config

@@ -1,0 +1,504 @@
+// The config schema table. Adding a field to proto/weir/v1/config.proto needs a row here
+// (config_schema_test fails otherwise) and a regenerated README.
+#include "agent/config/schema.h"
+
+#include <array>
+#include <cctype>
+#include <string>
+
+namespace weir::config {
+namespace {
+
+constexpr int64_t kKiB = 1024;
+constexpr int64_t kMiB = 1024 * kKiB;
+constexpr int64_t kGiB = 1024 * kMiB;
+constexpr int64_t kDay = 86'400;
+constexpr int64_t kYear = 365 * kDay;
+
+using enum KeyType;
+using enum StringRule;
+using enum Apply;
+
+// Why the remote allow-list is what it is: a fleet push may tune rates, limits and what to
+// subscribe to, but never identity, storage location, credentials, brokers or topics: a bad
+// value there would cut the device off from the very channel that could repair it.
+constexpr std::array kSchema = {
+    KeySpec{.path = "device_id",
+            .type = kString,
+            .default_text = "",
+            .min = 0,
+            .max = 64,
+            .rule = kTopicSafeId,
+            .required = true,
+            .description = "This gateway's identity: the `<device>` level of every topic and, with "
+                           "the sequence, each record's identity upstream. No default (the caller "
+                           "may pass the hostname)."},
+    KeySpec{.path = "group",
+            .type = kString,
+            .default_text = "",
+            .min = 0,
+            .max = 64,
+            .rule = kTopicSafeId,
+            .description =
+                "Fleet group: config is also taken from `<prefix>/fleet/<group>/config/set`. "
+                "Empty: no group."},
+    // --- ingest ---
+    KeySpec{.path = "ingest.local.url",
+            .type = kString,
+            .default_text = "mqtt://127.0.0.1:1883",
+            .min = 0,
+            .max = 1024,
+            .rule = kUrl,
+            .required = true,
+            .description = "Local broker the sensors publish to."},
+    KeySpec{.path = "ingest.local.client_id",
+            .type = kString,
+            .default_text = "",
+            .min = 0,
+            .max = 128,
+            .rule = kClientId,
+            .description = "MQTT client id; empty means `weir-<device_id>-in`. Sessions are "
+                           "persistent, so keep it stable."},
+    KeySpec{.path = "ingest.local.username",
+            .type = kString,
+            .default_text = "",
+            .min = 0,
+            .max = 256,
+            .description = "Username; empty for none."},
+    KeySpec{.path = "ingest.local.password",
+            .type = kString,
+            .default_text = "",
+            .min = 0,
+            .max = 1024,
+            .secret = true,
+            .description = "Password (needs a username). Redacted "
+                           "when printed."},
+    KeySpec{.path = "ingest.local.ca_file",
+            .type = kString,
+            .default_text = "",
+            .min = 0,
+            .max = 1024,
+            .description = "PEM CA bundle for mqtts://; empty: the system store."},
+    KeySpec{.path = "ingest.local.cert_file",
+            .type = kString,
+            .default_text = "",
+            .min = 0,
+            .max = 1024,
+            .description = "PEM client certificate (needs key_file and mqtts://)."},
+    KeySpec{.path = "ingest.local.key_file",
+            .type = kString,
+            .default_text = "",
+            .min = 0,
+            .max = 1024,
+            .description = "PEM private key of cert_file."},
+    KeySpec{.path = "ingest.local.mqtt_version",
+            .type = kUint32,
+            .default_text = "3",
+            .min = 3,
+            .max = 5,
+            .choices = "3|5",
+            .description = "3 for MQTT 3.1.1, 5 for MQTT 5."},
+    KeySpec{.path = "ingest.local.keepalive_s",
+            .type = kUint32,
+            .default_text = "30",
+            .min = 0,
+            .max = 65535,
+            .description = "MQTT keep-alive in seconds; 0 disables it."},
+    KeySpec{.path = "ingest.subscriptions",
+            .type = kList,
+            .default_text = R"([{"topic":"sensors/#"}])",
+            .min = 1,
+            .max = 64,
+            .apply = kLive,
+            .remote = true,
+            .description = "Topic filters on the local broker and how to parse their payloads. A "
+                           "document that sets the list replaces it whole."},
+    KeySpec{.path = "ingest.subscriptions[].topic",
+            .type = kString,
+            .default_text = "",
+            .min = 0,
+            .max = 1024,
+            .rule = kTopicFilter,
+            .required = true,
+            .apply = kLive,
+            .remote = true,
+            .description = "MQTT topic filter, e.g. `sensors/#`."},
+    KeySpec{.path = "ingest.subscriptions[].format",
+            .type = kString,
+            .default_text = "json",
+            .min = 0,
+            .max = 16,
+            .choices = "json|number|line",
+            .apply = kLive,
+            .remote = true,
+            .description = "Payload parser: JSON object, bare number, or InfluxDB line protocol."},
+    KeySpec{.path = "ingest.subscriptions[].sensor_topic_segment",
+            .type = kInt32,
+            .default_text = "-1",
+            .min = -1,
+            .max = 63,
+            .apply = kLive,
+            .remote = true,
+            .description = "Topic level (0-based) holding the sensor id when the payload has "
+                           "none; -1: the whole topic."},
+    KeySpec{.path = "ingest.subscriptions[].json_fields.sensor",
+            .type = kString,
+            .default_text = "sensor",
+            .min = 1,
+            .max = 64,
+            .apply = kLive,
+            .remote = true,
+            .description = "JSON member holding the sensor id."},
+    KeySpec{.path = "ingest.subscriptions[].json_fields.time",
+            .type = kString,
+            .default_text = "ts",
+            .min = 1,
+            .max = 64,
+            .apply = kLive,
+            .remote = true,
+            .description = "JSON member holding the event time (epoch ms or RFC 3339)."},
+    KeySpec{.path = "ingest.subscriptions[].json_fields.value",
+            .type = kString,
+            .default_text = "value",
+            .min = 1,
+            .max = 64,
+            .apply = kLive,
+            .remote = true,
+            .description = "JSON member holding the numeric value."},
+    KeySpec{.path = "ingest.subscriptions[].json_fields.quality",
+            .type = kString,
+            .default_text = "quality",
+            .min = 1,
+            .max = 64,
+            .apply = kLive,
+            .remote = true,
+            .description = "JSON member holding the optional quality."},
+    KeySpec{.path = "ingest.max_payload_bytes",
+            .type = kUint32,
+            .default_text = "65536",
+            .min = 16,
+            .max = 16 * kMiB,
+            .apply = kLive,
+            .remote = true,
+            .description = "Larger payloads are dead-lettered unparsed."},
+    KeySpec{.path = "ingest.max_past_s",
+            .type = kUint32,
+            .default_text = "315360000",
+            .min = 0,
+            .max = 100 * kYear,
+            .apply = kLive,
+            .remote = true,
+            .description = "Readings older than now minus this (default 10 years) are rejected."},
+    KeySpec{.path = "ingest.max_future_s",
+            .type = kUint32,
+            .default_text = "86400",
+            .min = 0,
+            .max = kYear,
+            .apply = kLive,
+            .remote = true,
+            .description = "Readings later than now plus this (default 1 day) are rejected."},
+    // --- store ---
+    KeySpec{.path = "store.state_dir",
+            .type = kString,
+            .default_text = "/var/lib/weir",
+            .min = 0,
+            .max = 1024,
+            .rule = kAbsolutePath,
+            .required = true,
+            .description = "Directory of the on-device log and the single-instance lock."},
+    KeySpec{.path = "store.group_commit_records",
+            .type = kUint32,
+            .default_text = "1000",
+            .min = 1,
+            .max = 100'000,
+            .apply = kLive,
+            .remote = true,
+            .description =
+                "A commit happens after this many records or after group_commit_interval_ms, "
+                "whichever comes first."},
+    KeySpec{.path = "store.group_commit_interval_ms",
+            .type = kUint32,
+            .default_text = "50",
+            .min = 1,
+            .max = 10'000,
+            .apply = kLive,
+            .remote = true,
+            .description =
+                "Longest wait before a commit: bounds the inbound loss window (Paho acks "
+                "QoS 1 before the commit)."},
+    KeySpec{.path = "store.quota_bytes",
+            .type = kUint64,
+            .default_text = "1073741824",
+            .min = 1 * kMiB,
+            .max = 1024 * kGiB,
+            .apply = kLive,
+            .remote = true,
+            .description = "Disk budget of the log (default 1 GiB)."},
+    KeySpec{.path = "store.quota_policy",
+            .type = kString,
+            .default_text = "evict_oldest",
+            .min = 0,
+            .max = 32,
+            .choices = "evict_oldest|pause_ingest",
+            .apply = kLive,
+            .remote = true,
+            .description = "At the quota: drop the oldest unsent records (a gap record goes "
+                           "upstream) or stop accepting readings."},
+    KeySpec{.path = "store.synchronous",
+            .type = kString,
+            .default_text = "full",
+            .min = 0,
+            .max = 16,
+            .choices = "full|normal",
+            .description = "SQLite synchronous mode: full survives power cuts, normal only "
+                           "process crashes (agent/store/FORMAT.md)."},
+    // --- upstream ---
+    KeySpec{.path = "upstream.broker.url",
+            .type = kString,
+            .default_text = "",
+            .min = 0,
+            .max = 1024,
+            .rule = kUrl,
+            .required = true,
+            .description = "Upstream broker, e.g. `mqtts://broker.example:8883`."},
+    KeySpec{.path = "upstream.broker.client_id",
+            .type = kString,
+            .default_text = "",
+            .min = 0,
+            .max = 128,
+            .rule = kClientId,
+            .description = "MQTT client id; empty means `weir-<device_id>`."},
+    KeySpec{.path = "upstream.broker.username",
+            .type = kString,
+            .default_text = "",
+            .min = 0,
+            .max = 256,
+            .description = "Username; empty for none."},
+    KeySpec{.path = "upstream.broker.password",
+            .type = kString,
+            .default_text = "",
+            .min = 0,
+            .max = 1024,
+            .secret = true,
+            .description = "Password (needs a username). Redacted when printed."},
+    KeySpec{.path = "upstream.broker.ca_file",
+            .type = kString,
+            .default_text = "",
+            .min = 0,
+            .max = 1024,
+            .description = "PEM CA bundle for mqtts://; empty: the system store."},
+    KeySpec{.path = "upstream.broker.cert_file",
+            .type = kString,
+            .default_text = "",
+            .min = 0,
+            .max = 1024,
+            .description = "PEM client certificate (needs key_file and mqtts://)."},
+    KeySpec{.path = "upstream.broker.key_file",
+            .type = kString,
+            .default_text = "",
+            .min = 0,
+            .max = 1024,
+            .description = "PEM private key of cert_file."},
+    KeySpec{.path = "upstream.broker.mqtt_version",
+            .type = kUint32,
+            .default_text = "3",
+            .min = 3,
+            .max = 5,
+            .choices = "3|5",
+            .description = "3 for MQTT 3.1.1, 5 for MQTT 5."},
+    KeySpec{.path = "upstream.broker.keepalive_s",
+            .type = kUint32,
+            .default_text = "30",
+            .min = 0,
+            .max = 65535,
+            .description = "MQTT keep-alive in seconds; 0 disables it."},
+    KeySpec{
+        .path = "upstream.topic_prefix",
+        .type = kString,
+        .default_text = "weir",
+        .min = 1,
+        .max = 128,
+        .rule = kTopicPrefix,
+        .description = "First topic levels of every topic weir uses: `<prefix>/<device>/data`."},
+    KeySpec{.path = "upstream.format",
+            .type = kString,
+            .default_text = "protobuf",
+            .min = 0,
+            .max = 16,
+            .choices = "protobuf|json",
+            .apply = kLive,
+            .remote = true,
+            .description = "Envelope encoding: protobuf + zstd batches, or JSON for consumers "
+                           "such as cloud rule engines."},
+    KeySpec{.path = "upstream.max_message_bytes",
+            .type = kUint32,
+            .default_text = "131072",
+            .min = 1 * kKiB,
+            .max = 256 * kMiB - 1,
+            .apply = kLive,
+            .remote = true,
+            .description = "Largest message published; batches are split to fit (AWS IoT Core "
+                           "allows 128 KiB)."},
+    KeySpec{.path = "upstream.max_inflight",
+            .type = kUint32,
+            .default_text = "16",
+            .min = 1,
+            .max = 1024,
+            .apply = kLive,
+            .remote = true,
+            .description = "Messages published but not yet acknowledged."},
+    KeySpec{.path = "upstream.batch_readings",
+            .type = kUint32,
+            .default_text = "1000",
+            .min = 1,
+            .max = 1 << 20,
+            .apply = kLive,
+            .remote = true,
+            .description = "Most readings in one message."},
+    KeySpec{.path = "upstream.backoff_initial_ms",
+            .type = kUint32,
+            .default_text = "500",
+            .min = 1,
+            .max = 60'000,
+            .apply = kLive,
+            .remote = true,
+            .description = "First reconnect delay; doubles per failure, with full jitter."},
+    KeySpec{.path = "upstream.backoff_max_ms",
+            .type = kUint32,
+            .default_text = "60000",
+            .min = 1,
+            .max = 3'600'000,
+            .apply = kLive,
+            .remote = true,
+            .description = "Cap of the reconnect delay (at least backoff_initial_ms)."},
+    KeySpec{.path = "upstream.max_attempts",
+            .type = kUint32,
+            .default_text = "10",
+            .min = 1,
+            .max = 1000,
+            .apply = kLive,
+            .remote = true,
+            .description = "Tries of a message the broker rejects before it is dead-lettered."},
+    // --- logging ---
+    KeySpec{.path = "log_level",
+            .type = kString,
+            .default_text = "info",
+            .min = 0,
+            .max = 16,
+            .choices = "error|warn|info|debug|trace",
+            .apply = kLive,
+            .remote = true,
+            .description = "Least severe level written to stderr."},
+};
+
+// "ingest.subscriptions[12].topic" -> "ingest.subscriptions[].topic".
+std::string ElideIndices(std::string_view path) {
+  std::string out;
+  out.reserve(path.size());
+  bool in_index = false;
+  for (char c : path) {
+    if (c == '[') in_index = true;
+    if (in_index && std::isdigit(static_cast<unsigned char>(c))) continue;
+    if (c == ']') in_index = false;
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::string TypeName(const KeySpec& k) {
+  switch (k.type) {
+    case kString:
+      return "string";
+    case kUint32:
+      return "uint32";
+    case kUint64:
+      return "uint64";
+    case kInt32:
+      return "int32";
+    case kList:
+      return "list";
+  }
+  return "?";
+}
+
+std::string RangeText(const KeySpec& k) {
+  std::string choices(k.choices);
+  for (char& c : choices) {
+    if (c == '|') c = '/';
+  }
+  if (!choices.empty()) return "one of " + choices;  // "json/number/line"
+  switch (k.type) {
+    case kString: {
+      std::string rule;
+      switch (k.rule) {
+        case kAny:
+          break;
+        case kUrl:
+          rule = "mqtt:// or mqtts:// URL, ";
+          break;
+        case kTopicSafeId:
+          rule = "[A-Za-z0-9._-], ";
+          break;
+        case kTopicFilter:
+          rule = "MQTT topic filter, ";
+          break;
+        case kTopicPrefix:
+          rule = "MQTT topic, no wildcards, ";
+          break;
+        case kClientId:
+          rule = "printable ASCII, no spaces, ";
+          break;
+        case kAbsolutePath:
+          rule = "absolute path, ";
+          break;
+      }
+      std::string len = k.min > 0 ? std::to_string(k.min) + ".." + std::to_string(k.max)
+                                  : "at most " + std::to_string(k.max);
+      return rule + len + " bytes";
+    }
+    case kList:
+      return std::to_string(k.min) + ".." + std::to_string(k.max) + " items";
+    default:
+      return std::to_string(k.min) + ".." + std::to_string(k.max);
+  }
+}
+
+}  // namespace
+
+std::span<const KeySpec> Schema() { return kSchema; }
+
+const KeySpec* FindKey(std::string_view path) {
+  const std::string elided = ElideIndices(path);
+  for (const KeySpec& k : kSchema) {
+    if (k.path == elided) return &k;
+  }
+  return nullptr;
+}
+
+std::string EnvName(std::string_view path) {
+  std::string out = "WEIR_";
+  for (char c : path) {
+    if (c == '.' || c == '[') {
+      out += "__";
+    } else if (c != ']') {
+      out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    }
+  }
+  return out;
+}
+
+std::string ReferenceMarkdown() {
+  std::string md =
+      "| key | type | default | allowed | remote | applies | description |\n"
+      "|---|---|---|---|---|---|---|\n";
+  for (const KeySpec& k : kSchema) {
+    std::string def = k.default_text.empty() ? (k.required ? "(required)" : "\"\"")
+                                             : "`" + std::string(k.default_text) + "`";
+    md += "| `" + std::string(k.path) + "` | " + TypeName(k) + " | " + def + " | " + RangeText(k) +
+          " | " + (k.remote ? "yes" : "no") + " | " + (k.apply == kLive ? "live" : "restart") +
+          " | " + std::string(k.description) + " |\n";
+  }
+  return md;
+}
+
+}  // namespace weir::config

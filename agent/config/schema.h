@@ -1,0 +1,77 @@
+// The agent config schema: one table with, for every key of weir.v1.AgentConfig, its type,
+// default, allowed range or values, whether it may change remotely or needs a restart, and a
+// one-line description. Validation, the remote allow-list, the diff and agent/config/README.md
+// all come from this table.
+//
+// The table is immutable static data: safe to read from any thread. No I/O.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace weir::config {
+
+enum class KeyType {
+  kString,
+  kUint32,
+  kUint64,
+  kInt32,
+  kList,  // a repeated message; its elements' keys are listed as "<path>[].<key>"
+};
+
+// When a changed key takes effect.
+enum class Apply {
+  kLive,     // applied by SIGHUP reload or a remote config without restarting the agent
+  kRestart,  // stored, but takes effect at the next start
+};
+
+// Extra syntax rules for string keys, beyond length and choices.
+enum class StringRule {
+  kAny,
+  kUrl,           // mqtt://host[:port] or mqtts://host[:port]
+  kTopicSafeId,   // letters, digits, '.', '_', '-': usable as one MQTT topic level
+  kTopicFilter,   // an MQTT subscription filter ('+' and '#' as whole levels, '#' last)
+  kTopicPrefix,   // an MQTT topic name without wildcards, no leading or trailing '/'
+  kClientId,      // printable ASCII without spaces
+  kAbsolutePath,  // starts with '/'
+};
+
+struct KeySpec {
+  // Dotted path as in JSON; list elements as "ingest.subscriptions[].topic".
+  std::string_view path;
+  KeyType type;
+  // The default as it would be written after `--set path=`; lists as JSON text.
+  std::string_view default_text;
+  // Inclusive range: numbers' values, strings' byte length, lists' item count.
+  int64_t min;
+  int64_t max;
+  // For strings and numbers: the allowed values separated by '|'; empty means any in range.
+  std::string_view choices = "";
+  StringRule rule = StringRule::kAny;
+  // Must be non-empty in a complete config (checked by Validate, not while layering).
+  bool required = false;
+  Apply apply = Apply::kRestart;
+  bool remote = false;  // may be changed by fleet config over MQTT
+  bool secret = false;  // redacted when rendered
+  std::string_view description = "";
+};
+
+// Every key, parents before children, in the order of the README.
+std::span<const KeySpec> Schema();
+
+// The spec for a path; list indices may be concrete ("ingest.subscriptions[2].topic") or
+// elided ("ingest.subscriptions[].topic"). Returns nullptr for unknown paths and for message
+// paths that are not keys themselves ("upstream", "ingest.local").
+const KeySpec* FindKey(std::string_view path);
+
+// "upstream.broker.url" -> "WEIR_UPSTREAM__BROKER__URL"; "ingest.subscriptions[0].topic" ->
+// "WEIR_INGEST__SUBSCRIPTIONS__0__TOPIC". Levels are joined by a double underscore because
+// keys contain single ones.
+std::string EnvName(std::string_view path);
+
+// The README's key reference (a Markdown table), generated from Schema().
+std::string ReferenceMarkdown();
+
+}  // namespace weir::config
