@@ -1,0 +1,113 @@
+// `weir detect` offline: rows out match rows in with the input's own timestamp text, directory
+// trees are mirrored, bad input is exit 2 naming the file and line, and plots are drawn.
+#include "agent/app/detect_command.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "agent/app/exit_codes.h"
+#include "tests/support/test_support.h"
+
+namespace weir::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+void Write(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path) << text;
+}
+
+std::vector<std::string> Lines(const fs::path& path) {
+  std::ifstream in(path);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+// A NAB-style series: 400 readings, one every 5 minutes, a spike at row 300.
+std::string Series() {
+  std::ostringstream s;
+  s << "timestamp,value\r\n";
+  for (int i = 0; i < 400; ++i) {
+    const int minutes = i * 5;
+    char ts[32];
+    std::snprintf(ts, sizeof(ts), "2014-04-%02d %02d:%02d:00", 1 + minutes / 1440,
+                  minutes / 60 % 24, minutes % 60);
+    s << ts << "," << (i == 300 ? 90.0 : 20.0 + (i * 7 % 11) * 0.1) << "\r\n";
+  }
+  return s.str();
+}
+
+TEST(DetectCommandTest, WritesOneScoredRowPerInputRowWithTheOriginalText) {
+  testing::TempDir dir;
+  Write(dir / "in.csv", Series());
+  DetectOptions o;
+  o.input = dir / "in.csv";
+  o.output = dir / "out.csv";
+  o.quiet = true;
+  ASSERT_EQ(RunDetect(o), kExitOk);
+  const auto lines = Lines(o.output);
+  ASSERT_EQ(lines.size(), 401u);
+  EXPECT_EQ(lines[0], "timestamp,value,anomaly_score");
+  EXPECT_EQ(lines[1], "2014-04-01 00:00:00,20,0.000000");
+  EXPECT_EQ(lines[301].substr(0, 23), "2014-04-02 01:00:00,90,");
+  EXPECT_GT(std::stod(lines[301].substr(23)), 0.95);
+}
+
+TEST(DetectCommandTest, DirectoryInputIsMirroredAndDefectsAndPlotAreWritten) {
+  testing::TempDir dir;
+  Write(dir / "data" / "a" / "one.csv", Series());
+  Write(dir / "data" / "b" / "two.csv", Series());
+  Write(dir / "labels.json",
+        R"({"a/one.csv": [["2014-04-02 00:00:00.000000", "2014-04-02 02:00:00.000000"]]})");
+  DetectOptions o;
+  o.input = dir / "data";
+  o.output = dir / "out";
+  o.defects = dir / "defects.csv";
+  o.plot = dir / "plot.html";
+  o.plot_series = "a/one.csv";
+  o.labels = dir / "labels.json";
+  o.quiet = true;
+  ASSERT_EQ(RunDetect(o), kExitOk);
+  EXPECT_EQ(Lines(dir / "out" / "a" / "one.csv").size(), 401u);
+  EXPECT_EQ(Lines(dir / "out" / "b" / "two.csv").size(), 401u);
+  const auto defects = Lines(o.defects);
+  ASSERT_EQ(defects.size(), 3u);  // header and the spike in each file
+  EXPECT_NE(defects[1].find("anomaly"), std::string::npos);
+  std::ifstream plot(o.plot);
+  const std::string html((std::istreambuf_iterator<char>(plot)), {});
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(html.find("<circle"), std::string::npos);  // the detection
+  EXPECT_NE(html.find("<rect"), std::string::npos);    // the labelled window
+}
+
+TEST(DetectCommandTest, BadValueIsUsageErrorNamingFileAndLine) {
+  testing::TempDir dir;
+  Write(dir / "in.csv", "timestamp,value\n2014-04-01 00:00:00,1\n2014-04-01 00:05:00,abc\n");
+  DetectOptions o;
+  o.input = dir / "in.csv";
+  o.output = dir / "out.csv";
+  o.quiet = true;
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(RunDetect(o), kExitUsage);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("in.csv:3"), std::string::npos) << err;
+}
+
+TEST(DetectCommandTest, MissingInputIsUsageError) {
+  testing::TempDir dir;
+  DetectOptions o;
+  o.input = dir / "nope.csv";
+  o.output = dir / "out.csv";
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(RunDetect(o), kExitUsage);
+  EXPECT_NE(::testing::internal::GetCapturedStderr().find("nope.csv"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace weir::app
