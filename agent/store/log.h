@@ -177,8 +177,9 @@ class Log {
  public:
   // Opens or creates the log at options.path, recovering from damage (see RecoveryReport).
   // Fails only for reasons other than damage: bad options, the directory missing or not
-  // writable. `clock` must outlive the Log. Blocks on disk I/O (reads the whole file once when
-  // verify_rows_on_open).
+  // writable, or AlreadyExists while another Log (any process) has the file open: a Log holds
+  // an exclusive lock on <path>.lock for its lifetime. `clock` must outlive the Log. Blocks on disk
+  // I/O (reads the whole file once when verify_rows_on_open).
   static Result<std::unique_ptr<Log>> Open(const LogOptions& options, const Clock& clock);
 
   ~Log();
@@ -235,6 +236,7 @@ class Log {
   LogOptions options_;
   const Clock& clock_;
   sqlite3* db_ = nullptr;
+  int lock_fd_ = -1;  // flock'ed <path>.lock: one writer per log
   RecoveryReport recovery_;
   Status sticky_;
   uint64_t next_seq_ = 1;

@@ -377,6 +377,17 @@ TEST(StoreLogTest, FileSizeLimitDuringCommitIsAStickyError) {
   EXPECT_EQ(rows->back().last_seq, last);  // what was committed is there, nothing more
 }
 
+TEST(StoreLogTest, SecondWriterIsRefusedWhileTheFirstIsOpen) {
+  TempDir dir;
+  FakeClock clock;
+  auto first = MustOpen(Options(dir), clock);
+  EXPECT_EQ(Log::Open(Options(dir), clock).status().code(), StatusCode::kAlreadyExists);
+  auto reader = LogReader::Open(dir / "log.db");
+  EXPECT_TRUE(reader.ok());  // readers are not writers
+  first.reset();
+  EXPECT_TRUE(Log::Open(Options(dir), clock).ok());
+}
+
 TEST(StoreLogTest, OpenRejectsBadOptions) {
   TempDir dir;
   FakeClock clock;
