@@ -15,14 +15,14 @@ struct AutoConfig {
   int warmup = 150;            // readings that only teach the scorer (score 0)
   double level_alpha = 0.03;   // EWMA of the value: the level signal
   double vol_alpha = 0.02;     // EWMA of |step|: the volatility signal
-  double season_alpha = 0.05;  // per hour of day, EWMA of the value: the daily signal's baseline
+  double season_alpha = 0.07;  // per hour of day, EWMA of the value: the daily signal's baseline
   double range_decay = 5e-5;   // per-reading shrink of each remembered range (slow forgetting)
   // Weights of the signals' excess: value, level, step, volatility, daily.
   std::array<double, 5> weights = {1.0, 0.7, 0.0, 0.3, 0.4};
-  double half_excess = 0.02;    // weighted excess (in range widths) that scores 0.5
-  double alarm_score = 0.5;     // a score at or above this is an alarm and starts a hold-off
-  int holdoff = 1000;           // readings after an alarm during which the excess is scaled down
-  double holdoff_factor = 0.4;  // that scale: a new alarm needs 1/0.4 = 2.5 times the excess
+  double half_excess = 0.02;     // weighted excess (in range widths) that scores 0.5
+  double alarm_score = 0.5;      // a score at or above this is an alarm and starts a hold-off
+  int holdoff = 1000;            // readings after an alarm during which the excess is scaled down
+  double holdoff_factor = 0.35;  // that scale: a new alarm needs 1/0.35 = 2.9 times the excess
 };
 
 // A remembered [lo, hi] range of one signal that slowly forgets.
