@@ -191,9 +191,9 @@ class Log {
 
   // Buffers readings (copied). Commits when commit_records records are buffered; the result
   // says what that commit made durable (empty when nothing was committed). Returns
-  // ResourceExhausted while the log is over quota (kPauseIngest; or kEvictOldest with nothing
-  // left to evict) and nothing is buffered,
-  // FailedPrecondition after a write error (sticky until reopened), or the commit's error.
+  // ResourceExhausted, without buffering, while the log is over quota (kPauseIngest; or
+  // kEvictOldest with nothing left to evict), FailedPrecondition after a write error (sticky
+  // until reopened), or the commit's error.
   Result<CommitResult> Append(std::span<const Reading> readings);
   // Buffers one defect; same rules as Append.
   Result<CommitResult> AppendDefect(const Defect& defect);
