@@ -71,8 +71,7 @@ constexpr std::array kSchema = {
             .min = 0,
             .max = 1024,
             .secret = true,
-            .description = "Password (needs a username). Redacted "
-                           "when printed."},
+            .description = "Password (needs a username). Redacted when printed."},
     KeySpec{.path = "ingest.local.ca_file",
             .type = kString,
             .default_text = "",

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "agent/config/config.h"
 
 namespace weir::config {
@@ -345,6 +347,42 @@ TEST(ConfigRender, SecretsAreNotEchoedInErrors) {
       MergeJson(Defaults(), R"({"upstream": {"broker": {"password": ")" + long_secret + R"("}}})");
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.status().message(), Not(HasSubstr("ppp")));
+}
+
+TEST(ConfigBinary, TruncatedOrFlippedBytesNeverCrashAndValidResultsPassTheirChecks) {
+  Result<AgentConfig> full = MergeJson(Defaults(), R"({"device_id": "gw-1",
+      "upstream": {"broker": {"url": "mqtt://u:1883"}},
+      "ingest": {"subscriptions": [{"topic": "a/#"}, {"topic": "b/+", "format": "number"}]}})");
+  ASSERT_TRUE(full.ok());
+  const std::string bytes = full->SerializeAsString();
+  std::mt19937 rng(7);
+  for (int round = 0; round < 2000; ++round) {
+    std::string mutated = bytes.substr(0, rng() % (bytes.size() + 1));
+    if (!mutated.empty() && round % 2 == 0) {
+      mutated[rng() % mutated.size()] ^= static_cast<char>(1 + rng() % 255);
+    }
+    Result<AgentConfig> r = MergeBinary(Defaults(), mutated);
+    // Whatever was accepted went through the per-key checks: only cross-key rules may fail.
+    if (r.ok()) {
+      Status s = Validate(r.value());
+      EXPECT_TRUE(s.ok() || s.message().find("required") != std::string::npos ||
+                  s.message().find("duplicates") != std::string::npos ||
+                  s.message().find("would take in") != std::string::npos ||
+                  s.message().find("is above upstream.backoff_max_ms") != std::string::npos ||
+                  s.message().find("when") != std::string::npos ||
+                  s.message().find("TLS needs") != std::string::npos)
+          << s.message();
+    }
+  }
+}
+
+TEST(ConfigJson, TruncatedDocumentsAreErrorsNotCrashes) {
+  const std::string doc = R"({"device_id": "gw-1", "store": {"quota_bytes": 2097152},
+      "ingest": {"subscriptions": [{"topic": "a/#", "json_fields": {"time": "t"}}]}})";
+  for (size_t n = 0; n < doc.size(); ++n) {
+    EXPECT_FALSE(MergeJson(Defaults(), doc.substr(0, n)).ok()) << n;
+  }
+  EXPECT_TRUE(MergeJson(Defaults(), doc).ok());
 }
 
 }  // namespace
