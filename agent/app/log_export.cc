@@ -33,6 +33,12 @@ Result<TimeMicros> ParseTimeFlag(const std::string& flag, const std::string& tex
   return t;
 }
 
+// Sensor ids are valid UTF-8 when accepted, but a damaged log can hand back anything: never let
+// one bad byte abort the export.
+std::string SafeDump(const nlohmann::json& j, int indent = -1) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::string FormatDouble(double v) {
   char buf[32];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
@@ -100,7 +106,7 @@ class Writer {
         {"seq", seq},           {"sensor", r.sensor}, {"ts", codec::FormatRfc3339(r.time_us)},
         {"time_us", r.time_us}, {"value", r.value},   {"quality", r.quality}};
     std::fprintf(out_, "%s\n",
-                 j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+                 SafeDump(j).c_str());
   }
 
   void WriteDefect(const store::StoredRecord& r) {
@@ -126,7 +132,7 @@ class Writer {
                           {"oldest_us", r.min_time_us},
                           {"newest_us", r.max_time_us},
                           {"reason", reason}}}};
-    std::fprintf(out_, "%s\n", j.dump().c_str());
+    std::fprintf(out_, "%s\n", SafeDump(j).c_str());
   }
 
   std::FILE* out_;

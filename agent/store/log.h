@@ -96,7 +96,9 @@ struct StoredRecord {
 // Selects rows in sequence order: lane (or both), sequence range, optional event-time overlap.
 struct ReadQuery {
   std::optional<Lane> lane;
-  uint64_t after_seq = 0;                                  // exclusive
+  // Rows holding any sequence above after_seq. A chunk that straddles it (after a partial ack)
+  // is returned whole; the caller skips its readings at or below after_seq.
+  uint64_t after_seq = 0;
   uint64_t to_seq = std::numeric_limits<uint64_t>::max();  // inclusive, on first_seq
   std::optional<TimeMicros> from_us;  // rows whose time range overlaps [from_us, to_us]
   std::optional<TimeMicros> to_us;

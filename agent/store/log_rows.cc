@@ -80,9 +80,12 @@ Result<Defect> DecodeDefect(std::string_view bytes) { return codec::DecodeDefect
 
 Result<std::vector<StoredRecord>> ReadRows(sqlite3* db, const ReadQuery& q,
                                            codec::BatchDecoder& decoder) {
+  // Rows never overlap, so the row holding after_seq + 1 is the last one starting at or below
+  // after_seq (or after it): a chunk that straddles after_seq (a partial ack) is returned whole.
   std::string sql =
       "SELECT first_seq, last_seq, lane, kind, count, min_time_us, max_time_us, crc, blob "
-      "FROM records WHERE first_seq > ?1 AND first_seq <= ?2";
+      "FROM records WHERE first_seq >= (SELECT IFNULL(MAX(first_seq), 0) FROM records "
+      "WHERE first_seq <= ?1) AND last_seq > ?1 AND first_seq <= ?2";
   if (q.lane) sql += " AND lane = ?3";
   if (q.from_us) sql += " AND max_time_us >= ?4";
   if (q.to_us) sql += " AND min_time_us <= ?5";

@@ -3,6 +3,7 @@
 // were written, and leave a log that a second run finds clean and can export.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -41,10 +42,15 @@ void WriteAll(const std::filesystem::path& p, const std::string& bytes) {
 class LogCorruption : public ::testing::Test {
  protected:
   void SetUp() override {
+    // A noisy random walk, so the log spans many pages.
+    std::mt19937 rng(42);
+    std::normal_distribution<double> step(0.0, 0.5);
     std::ostringstream csv;
     csv << "timestamp,value\n";
+    double v = 20.0;
     for (int i = 0; i < kReadings; ++i) {
-      csv << 1'500'000'000 + i * 60 << "," << 20.0 + (i % 97) * 0.01 << "\n";
+      v += step(rng);
+      csv << 1'500'000'000 + i * 60 << "," << std::round(v * 1000) / 1000 << "\n";
     }
     std::ofstream(dir_ / "sensor.csv") << csv.str();
     ProgramResult r =
@@ -52,7 +58,7 @@ class LogCorruption : public ::testing::Test {
               (dir_ / "sensor.csv").string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     pristine_ = ReadAll(dir_ / "pristine" / "log.db");
-    ASSERT_GT(pristine_.size(), 8192u);
+    ASSERT_GT(pristine_.size(), 16384u);
   }
 
   // Runs stats twice and export once on a damaged copy and checks the outcome.

@@ -219,6 +219,28 @@ TEST(StoreLogTest, CursorReadsResumeAfterAckedSequenceAcrossReopen) {
   EXPECT_EQ((*rest)[0].first_seq, acked + 1);
 }
 
+TEST(StoreLogTest, ReadAfterAPartialAckReturnsTheStraddlingChunkWhole) {
+  TempDir dir;
+  FakeClock clock;
+  auto log = MustOpen(Options(dir), clock);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(log->Append(MakeReadings(100)).ok());
+  ASSERT_TRUE(log->Commit().ok());
+  // The forwarder sent the second chunk (101..200) in two messages; only the first was acked.
+  ASSERT_TRUE(log->Ack("forwarder", Lane::kReadings, 150).ok());
+  auto rows = log->Read(Lane::kReadings, 150, 10);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].first_seq, 101u);
+  EXPECT_EQ((*rows)[0].last_seq, 200u);
+  EXPECT_EQ((*rows)[0].readings.size(), 100u);
+  EXPECT_EQ((*rows)[1].first_seq, 201u);
+  // At a chunk boundary nothing before it comes back.
+  auto next = log->Read(Lane::kReadings, 200, 10);
+  ASSERT_TRUE(next.ok());
+  ASSERT_EQ(next->size(), 1u);
+  EXPECT_EQ((*next)[0].first_seq, 201u);
+}
+
 TEST(StoreLogTest, AckOnlyMovesForwardAndOnlyToCommittedSequences) {
   TempDir dir;
   FakeClock clock;
