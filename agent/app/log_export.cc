@@ -105,8 +105,7 @@ class Writer {
     nlohmann::json j = {
         {"seq", seq},           {"sensor", r.sensor}, {"ts", codec::FormatRfc3339(r.time_us)},
         {"time_us", r.time_us}, {"value", r.value},   {"quality", r.quality}};
-    std::fprintf(out_, "%s\n",
-                 SafeDump(j).c_str());
+    std::fprintf(out_, "%s\n", SafeDump(j).c_str());
   }
 
   void WriteDefect(const store::StoredRecord& r) {

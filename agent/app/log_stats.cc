@@ -144,10 +144,9 @@ int RunLogStats(const LogStatsOptions& options) {
   const store::RecoveryReport* recovery = opened->writer ? &opened->writer->recovery() : nullptr;
   // Notes and cursor names from a damaged file may hold invalid UTF-8: replace, never throw.
   if (options.json) {
-    std::printf("%s\n",
-                StatsJson(options.log, *stats, recovery, opened->read_only_reason)
-                    .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
-                    .c_str());
+    std::printf("%s\n", StatsJson(options.log, *stats, recovery, opened->read_only_reason)
+                            .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+                            .c_str());
   } else {
     PrintText(options.log, *stats, recovery, opened->read_only_reason);
   }

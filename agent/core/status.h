@@ -64,7 +64,9 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
 inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
 inline Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
 inline Status OutOfRange(std::string m) { return {StatusCode::kOutOfRange, std::move(m)}; }
@@ -88,7 +90,7 @@ inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT: implicit by design
     assert(!std::get<Status>(v_).ok() && "Result built from an OK status has no value");
   }
@@ -121,17 +123,17 @@ class [[nodiscard]] Result {
 }  // namespace weir
 
 // Returns early from the enclosing function when `expr` (a Status) is not OK.
-#define WEIR_RETURN_IF_ERROR(expr)            \
-  do {                                        \
-    ::weir::Status weir_status_ = (expr);     \
+#define WEIR_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::weir::Status weir_status_ = (expr);        \
     if (!weir_status_.ok()) return weir_status_; \
   } while (false)
 
 #define WEIR_CONCAT_INNER_(a, b) a##b
 #define WEIR_CONCAT_(a, b) WEIR_CONCAT_INNER_(a, b)
 // Declares `lhs` from a Result's value, or returns its Status from the enclosing function.
-#define WEIR_ASSIGN_OR_RETURN(lhs, expr)                              \
-  auto WEIR_CONCAT_(weir_result_, __LINE__) = (expr);                 \
-  if (!WEIR_CONCAT_(weir_result_, __LINE__).ok())                     \
-    return WEIR_CONCAT_(weir_result_, __LINE__).status();             \
+#define WEIR_ASSIGN_OR_RETURN(lhs, expr)                  \
+  auto WEIR_CONCAT_(weir_result_, __LINE__) = (expr);     \
+  if (!WEIR_CONCAT_(weir_result_, __LINE__).ok())         \
+    return WEIR_CONCAT_(weir_result_, __LINE__).status(); \
   lhs = std::move(WEIR_CONCAT_(weir_result_, __LINE__)).value()
