@@ -14,6 +14,7 @@
 
 #include "agent/app/exit_codes.h"
 #include "agent/codec/csv.h"
+#include "agent/codec/defect_codec.h"
 #include "agent/codec/timestamp.h"
 #include "agent/detect/engine.h"
 
@@ -29,74 +30,6 @@ struct Series {
   std::vector<double> value, score;
   std::vector<std::pair<TimeMicros, double>> defects;  // (time, value) of each defect
 };
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
-    s.remove_suffix(1);
-  }
-  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
-  return s;
-}
-
-std::vector<std::string_view> Split(std::string_view line) {
-  std::vector<std::string_view> out;
-  size_t start = 0;
-  for (;;) {
-    const size_t comma = line.find(',', start);
-    out.push_back(Trim(line.substr(start, comma - start)));
-    if (comma == std::string_view::npos) return out;
-    start = comma + 1;
-  }
-}
-
-// Walks the raw lines of the file beside CsvReader so the output can repeat the input's own
-// timestamp and value text (the reader hands out parsed values only).
-class RawLines {
- public:
-  explicit RawLines(const fs::path& path) : in_(path, std::ios::binary) {}
-
-  // The fields of 1-based line `n`; lines are visited in increasing order.
-  std::vector<std::string_view> Fields(uint64_t n) {
-    while (line_no_ < n && std::getline(in_, line_)) {
-      ++line_no_;
-      if (line_no_ == 1 && line_.rfind("\xEF\xBB\xBF", 0) == 0) line_.erase(0, 3);
-      if (first_.empty() && !Trim(line_).empty()) first_ = line_;
-    }
-    return Split(line_);
-  }
-  // The first non-empty line (the header when the reader saw one).
-  const std::string& first() const { return first_; }
-
- private:
-  std::ifstream in_;
-  std::string line_, first_;
-  uint64_t line_no_ = 0;
-};
-
-// Column positions as CsvReader resolves them: named by the header, else 0 and 1.
-std::pair<size_t, size_t> Columns(const std::string& header) {
-  size_t time_col = 0, value_col = 1;
-  bool has_time = false, has_value = false;
-  const auto fields = Split(header);
-  for (size_t i = 0; i < fields.size(); ++i) {
-    std::string f(fields[i]);
-    std::transform(f.begin(), f.end(), f.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (!has_time && (f == "timestamp" || f == "time" || f == "ts")) time_col = i, has_time = true;
-    if (!has_value && f == "value") value_col = i, has_value = true;
-  }
-  if (!has_time || !has_value) return {0, 1};
-  return {time_col, value_col};
-}
-
-const char* KindName(DefectKind kind) {
-  static constexpr const char* kNames[] = {"threshold",   "rate_of_change", "spike",
-                                           "level_shift", "drift",          "flatline",
-                                           "dropout",     "change_point",   "anomaly"};
-  return kNames[static_cast<size_t>(kind)];
-}
 
 // Runs one file. Returns an exit code; messages name the file (and line).
 int DetectFile(const DetectOptions& o, const fs::path& in, const fs::path& out,
@@ -116,11 +49,9 @@ int DetectFile(const DetectOptions& o, const fs::path& in, const fs::path& out,
     return kExitFailure;
   }
   w << "timestamp,value,anomaly_score\n";
-  RawLines raw(in);
   detect::Engine engine(o.engine);
   std::vector<Defect> defects;
   Reading r;
-  std::optional<std::pair<size_t, size_t>> cols;
   char score_text[32];
   for (;;) {
     auto next = reader->Next(&r);
@@ -130,22 +61,19 @@ int DetectFile(const DetectOptions& o, const fs::path& in, const fs::path& out,
       return next.status().code() == StatusCode::kIoError ? kExitFailure : kExitUsage;
     }
     if (!*next) break;
-    const auto fields = raw.Fields(reader->line_number());
-    if (!cols) cols = reader->has_header() ? Columns(raw.first()) : std::pair<size_t, size_t>(0, 1);
     defects.clear();
     const double score = engine.Observe(r, &defects);
     std::snprintf(score_text, sizeof(score_text), "%.6f", score);
-    const bool has_text = fields.size() > std::max(cols->first, cols->second);
-    if (has_text) {
-      w << fields[cols->first] << ',' << fields[cols->second] << ',' << score_text << '\n';
-    } else {
-      w << codec::FormatRfc3339(r.time_us) << ',' << r.value << ',' << score_text << '\n';
-    }
+    // Repeat the input's own timestamp and value text, as NAB's scorer compares timestamps.
+    const auto& fields = reader->raw_fields();
+    w << fields[static_cast<size_t>(reader->time_column())] << ','
+      << fields[static_cast<size_t>(reader->value_column())] << ',' << score_text << '\n';
     for (const Defect& d : defects) {
       if (defects_out != nullptr) {
         *defects_out << in.string() << ',' << d.sensor << ','
-                     << codec::FormatRfc3339(d.detected_at_us) << ',' << KindName(d.kind) << ','
-                     << d.detector << ',' << d.score << ",\"" << d.message << "\"\n";
+                     << codec::FormatRfc3339(d.detected_at_us) << ','
+                     << codec::DefectKindName(d.kind) << ',' << d.detector << ',' << d.score
+                     << ",\"" << d.message << "\"\n";
       }
       if (series != nullptr) series->defects.push_back({d.detected_at_us, r.value});
     }

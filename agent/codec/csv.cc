@@ -8,6 +8,7 @@
 #include <cstring>
 #include <system_error>
 
+#include "agent/codec/parse_checks.h"
 #include "agent/codec/sensor_id.h"
 
 namespace weir::codec {
@@ -46,15 +47,6 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
     if (x != b[i]) return false;
   }
   return true;
-}
-
-std::string Quote(std::string_view s) {
-  constexpr size_t kMaxShown = 40;
-  std::string out = "'";
-  out.append(s.substr(0, kMaxShown));
-  if (s.size() > kMaxShown) out += "...";
-  out += "'";
-  return out;
 }
 
 }  // namespace
@@ -206,20 +198,10 @@ Status CsvReader::ParseFields(Reading* out) {
   Result<TimeMicros> t = IsInteger(ts) ? ParseEpoch(ts, options_.epoch_unit) : ParseTimestamp(ts);
   if (!t.ok()) return LineError("field 'timestamp': " + t.status().message());
 
-  std::string_view v = fields_[value_col_];
+  const std::string_view v = fields_[value_col_];
   if (v.empty()) return LineError("field 'value': empty");
-  if (v.front() == '+') v.remove_prefix(1);
-  double value = 0;
-  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), value);
-  if (ec == std::errc::result_out_of_range) {
-    return LineError("field 'value': out of the range of a double (" + Quote(v) + ")");
-  }
-  if (ec != std::errc() || end != v.data() + v.size()) {
-    return LineError("field 'value': not a number (" + Quote(v) + ")");
-  }
-  if (!std::isfinite(value)) {
-    return LineError("field 'value': not a finite number (" + Quote(v) + ")");
-  }
+  Result<double> value = internal::ParseDecimal(v, "value");
+  if (!value.ok()) return LineError(value.status().message());
 
   std::string_view sensor;
   if (sensor_col_ >= 0 && static_cast<size_t>(sensor_col_) < fields_.size()) {
@@ -234,7 +216,7 @@ Status CsvReader::ParseFields(Reading* out) {
   }
   out->sensor.assign(sensor);
   out->time_us = *t;
-  out->value = value;
+  out->value = *value;
   out->quality = 0;
   return Status::Ok();
 }

@@ -6,8 +6,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <random>
 #include <string>
 
@@ -19,19 +17,11 @@ namespace {
 
 namespace fs = std::filesystem;
 using weir::testing::FakeClock;
+using weir::testing::ReadFileBytes;
 using weir::testing::TempDir;
+using weir::testing::WriteFileBytes;
 
 constexpr int kVariants = 160;
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void WriteFile(const fs::path& p, const std::string& bytes) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << bytes;
-}
 
 // A closed log of about 100 KiB: readings chunks, defects, a cursor. Returns its last seq.
 uint64_t BuildBaseLog(const fs::path& path, const Clock& clock) {
@@ -72,8 +62,8 @@ TEST(StoreCorruptionTest, DamagedFilesAlwaysOpenAndReportWhatWasQuarantined) {
   TempDir base;
   FakeClock clock;
   const uint64_t base_last = BuildBaseLog(base / "log.db", clock);
-  const std::string pristine = ReadFile(base / "log.db");
-  const std::string side = ReadFile(base / "log.db.seq");
+  const std::string pristine = ReadFileBytes(base / "log.db");
+  const std::string side = ReadFileBytes(base / "log.db.seq");
   ASSERT_GT(pristine.size(), 50'000u);
   ASSERT_FALSE(fs::exists(base / "log.db-wal")) << "a clean close checkpoints the WAL";
 
@@ -97,8 +87,8 @@ TEST(StoreCorruptionTest, DamagedFilesAlwaysOpenAndReportWhatWasQuarantined) {
         what += " " + std::to_string(at);
       }
     }
-    WriteFile(dir / "log.db", bytes);
-    WriteFile(dir / "log.db.seq", side);
+    WriteFileBytes(dir / "log.db", bytes);
+    WriteFileBytes(dir / "log.db.seq", side);
     SCOPED_TRACE("variant " + std::to_string(v) + ": " + what);
 
     {  // A reader on the damaged file must not crash; it may refuse.

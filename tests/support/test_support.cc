@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <system_error>
 #include <thread>
 
@@ -34,6 +36,15 @@ std::string NabMissingMessage() {
   const char* env = std::getenv("WEIR_NAB_DIR");
   return std::string("NAB data not found in '") + (env ? env : WEIR_NAB_DIR_DEFAULT) +
          "' (set WEIR_NAB_DIR); skipped: this test needs ../shared/nab beside the checkout";
+}
+
+std::string ReadFileBytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void WriteFileBytes(const std::filesystem::path& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
 }
 
 std::filesystem::path BinaryDir() {

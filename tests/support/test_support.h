@@ -57,6 +57,10 @@ class TempDir {
 std::optional<std::filesystem::path> NabDir();
 std::string NabMissingMessage();
 
+// The whole content of a file ("" when it cannot be read), and writing one (replacing it).
+std::string ReadFileBytes(const std::filesystem::path& path);
+void WriteFileBytes(const std::filesystem::path& path, const std::string& bytes);
+
 // The build directory (env WEIR_BINARY_DIR, set by ctest), to find the weir binary.
 std::filesystem::path BinaryDir();
 

@@ -5,7 +5,6 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
@@ -30,15 +29,6 @@ ProgramResult Weir(std::vector<std::string> args) {
   return RunProgram(args);
 }
 
-std::string ReadAll(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void WriteAll(const std::filesystem::path& p, const std::string& bytes) {
-  std::ofstream(p, std::ios::binary | std::ios::trunc) << bytes;
-}
-
 class LogCorruption : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -52,12 +42,12 @@ class LogCorruption : public ::testing::Test {
       v += step(rng);
       csv << 1'500'000'000 + i * 60 << "," << std::round(v * 1000) / 1000 << "\n";
     }
-    std::ofstream(dir_ / "sensor.csv") << csv.str();
+    testing::WriteFileBytes(dir_ / "sensor.csv", csv.str());
     ProgramResult r =
         Weir({"log", "import", "--no-progress", "--log", (dir_ / "pristine" / "log.db").string(),
               (dir_ / "sensor.csv").string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    pristine_ = ReadAll(dir_ / "pristine" / "log.db");
+    pristine_ = testing::ReadFileBytes(dir_ / "pristine" / "log.db");
     ASSERT_GT(pristine_.size(), 16384u);
   }
 
@@ -66,7 +56,7 @@ class LogCorruption : public ::testing::Test {
     const std::filesystem::path variant_dir = dir_ / ("v" + std::to_string(n));
     std::filesystem::create_directories(variant_dir);
     const std::filesystem::path log = variant_dir / "log.db";
-    WriteAll(log, bytes);
+    testing::WriteFileBytes(log, bytes);
     SCOPED_TRACE("variant " + std::to_string(n) + ": " + what);
 
     ProgramResult first = Weir({"log", "stats", "--json", "--log", log.string()});
@@ -121,7 +111,7 @@ TEST_F(LogCorruption, AZeroedPageIsQuarantinedAndTheRestKept) {
             bytes.begin() + static_cast<long>(middle + page), '\0');
   const std::filesystem::path log = dir_ / "zeroed" / "log.db";
   std::filesystem::create_directories(log.parent_path());
-  WriteAll(log, bytes);
+  testing::WriteFileBytes(log, bytes);
   ProgramResult r = Weir({"log", "stats", "--json", "--log", log.string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   nlohmann::json stats = nlohmann::json::parse(r.out);

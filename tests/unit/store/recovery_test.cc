@@ -3,8 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 
 #include "agent/store/log.h"
@@ -19,17 +17,9 @@ using testing::MakeReadings;
 using testing::MustOpen;
 using testing::Options;
 using weir::testing::FakeClock;
+using weir::testing::ReadFileBytes;
 using weir::testing::TempDir;
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void WriteFile(const fs::path& p, const std::string& bytes) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << bytes;
-}
+using weir::testing::WriteFileBytes;
 
 // Writes `chunks` chunks of 100 readings and closes the log; returns the last sequence.
 uint64_t WriteLog(const TempDir& dir, const Clock& clock, int chunks) {
@@ -57,7 +47,7 @@ TEST(StoreRecoveryTest, GarbageFileIsQuarantinedAndSequencesContinueAbove) {
   TempDir dir;
   FakeClock clock;
   const uint64_t last = WriteLog(dir, clock, 3);
-  WriteFile(dir / "log.db", std::string(10000, 'x'));
+  WriteFileBytes(dir / "log.db", std::string(10000, 'x'));
   auto log = MustOpen(Options(dir), clock);
   ASSERT_NE(log, nullptr);
   const RecoveryReport& r = log->recovery();
@@ -75,7 +65,7 @@ TEST(StoreRecoveryTest, GarbageFileWithoutSideFileContinuesAtWallClock) {
   TempDir dir;
   FakeClock clock;
   WriteLog(dir, clock, 1);
-  WriteFile(dir / "log.db", std::string(10000, 'x'));
+  WriteFileBytes(dir / "log.db", std::string(10000, 'x'));
   fs::remove(dir / "log.db.seq");
   auto log = MustOpen(Options(dir), clock);
   ASSERT_TRUE(log->Append(MakeReadings(1)).ok());
@@ -96,7 +86,7 @@ TEST(StoreRecoveryTest, FlippedByteInAChunkQuarantinesOnlyThatRow) {
     ASSERT_EQ(rows->size(), 1u);
     blob = (*rows)[0].blob;
   }
-  std::string bytes = ReadFile(dir / "log.db");
+  std::string bytes = ReadFileBytes(dir / "log.db");
   // A slice of the blob found exactly once in the file: with small pages the blob may be split
   // over overflow pages, and chunks share bytes.
   size_t at = std::string::npos;
@@ -109,7 +99,7 @@ TEST(StoreRecoveryTest, FlippedByteInAChunkQuarantinesOnlyThatRow) {
   }
   ASSERT_NE(at, std::string::npos) << "no unique slice of the blob in the checkpointed file";
   bytes[at + 12] ^= 0x10;
-  WriteFile(dir / "log.db", bytes);
+  WriteFileBytes(dir / "log.db", bytes);
 
   auto log = MustOpen(Options(dir), clock);
   const RecoveryReport& r = log->recovery();
@@ -163,7 +153,7 @@ TEST(StoreRecoveryTest, EmptyFileStartsFreshAboveTheReservation) {
 
 TEST(StoreRecoveryTest, ReaderReportsDataLossOnAFileThatIsNotALog) {
   TempDir dir;
-  WriteFile(dir / "log.db", std::string(10000, 'x'));
+  WriteFileBytes(dir / "log.db", std::string(10000, 'x'));
   auto reader = LogReader::Open(dir / "log.db");
   EXPECT_EQ(reader.status().code(), StatusCode::kDataLoss);
   EXPECT_EQ(LogReader::Open(dir / "absent.db").status().code(), StatusCode::kNotFound);
