@@ -18,7 +18,7 @@ native=(
 cross=(
   crossbuild-essential-arm64 qemu-user pkg-config:arm64
   libpaho-mqttpp-dev:arm64 libpaho-mqtt-dev:arm64 libssl-dev:arm64 libsqlite3-dev:arm64
-  libzstd-dev:arm64 libprotobuf-dev:arm64 libgtest-dev:arm64
+  libzstd-dev:arm64 libprotobuf-dev:arm64 libgtest-dev:arm64 libgmock-dev:arm64
 )
 
 want_cross=0
