@@ -1,3 +1,6 @@
+// Log, the writer (see log.h): opening (the recovery steps themselves are in log_recovery.cc),
+// appends, group commit, acks, reads and stats. Quota enforcement is in log_quota.cc, the
+// read-only LogReader in log_reader.cc.
 #include "agent/store/log.h"
 
 #include <fcntl.h>
@@ -8,7 +11,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <map>
 #include <set>
 #include <string>
@@ -16,17 +18,23 @@
 #include <utility>
 
 #include "agent/codec/batch_codec.h"
+#include "agent/store/log_quota.h"
+#include "agent/store/log_recovery.h"
 #include "agent/store/log_rows.h"
 #include "agent/store/sqlite_util.h"
 
 namespace weir::store {
 
 using internal::Exec;
+using internal::kMaxSeq;
 using internal::QueryInt;
+using internal::ReadSeqFile;
 using internal::RowChecksum;
 using internal::RowHeader;
+using internal::SeqFilePath;
 using internal::SqlStatus;
 using internal::Stmt;
+using internal::WriteSeqFile;
 
 std::string_view RecordKindName(RecordKind kind) {
   switch (kind) {
@@ -45,72 +53,7 @@ std::string_view LaneName(Lane lane) { return lane == Lane::kDefects ? "defects"
 namespace {
 
 namespace fs = std::filesystem;
-using CursorKey = std::pair<std::string, Lane>;
-
-constexpr uint64_t kMaxSeq = uint64_t{1} << 62;  // sequences stay far below INT64_MAX
-constexpr uint64_t kFullCheckMaxBytes = uint64_t{64} << 20;
-
-fs::path SeqFilePath(const fs::path& db) { return fs::path(db.string() + ".seq"); }
-
-// The side file holds the sequence reservation as "weir-seq <n> <~n>\n"; the complement makes a
-// damaged file detectable (it is then ignored).
-std::optional<uint64_t> ReadSeqFile(const fs::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  char buf[128] = {};
-  ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
-  ::close(fd);
-  if (n <= 0) return std::nullopt;
-  unsigned long long v = 0, check = 0;
-  if (std::sscanf(buf, "weir-seq %llu %llu", &v, &check) != 2 || ~v != check) return std::nullopt;
-  return static_cast<uint64_t>(v);
-}
-
-Status SyncDir(const fs::path& dir) {
-  int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return IoError("opening directory " + dir.string() + ": " + std::strerror(errno));
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return IoError("fsync of directory " + dir.string() + ": " + std::strerror(errno));
-  return Status::Ok();
-}
-
-// Atomically replaces the side file (write temp, fsync, rename, fsync directory).
-Status WriteSeqFile(const fs::path& path, uint64_t value) {
-  const fs::path tmp(path.string() + ".tmp");
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return IoError("creating " + tmp.string() + ": " + std::strerror(errno));
-  char buf[96];
-  int len = std::snprintf(buf, sizeof(buf), "weir-seq %llu %llu\n",
-                          static_cast<unsigned long long>(value),
-                          static_cast<unsigned long long>(~value));
-  bool ok = ::write(fd, buf, static_cast<size_t>(len)) == len && ::fsync(fd) == 0;
-  int err = errno;
-  ::close(fd);
-  if (!ok) return IoError("writing " + tmp.string() + ": " + std::strerror(err));
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return IoError("renaming " + tmp.string() + ": " + std::strerror(errno));
-  }
-  return SyncDir(path.parent_path());
-}
-
-std::string QuarantineStamp(int64_t wall_us) {
-  std::time_t secs = static_cast<std::time_t>(wall_us / 1'000'000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  size_t n = std::strftime(buf, sizeof(buf), "%Y%m%dT%H%M%S", &tm);
-  std::snprintf(buf + n, sizeof(buf) - n, ".%06lldZ",
-                static_cast<long long>(((wall_us % 1'000'000) + 1'000'000) % 1'000'000));
-  return buf;
-}
-
-// WAL bytes allowed on top of the pages in use: the WAL is checkpointed and truncated at this
-// size (FORMAT.md "Quota").
-uint64_t WalAllowance(uint64_t quota) {
-  if (quota == 0) return uint64_t{4} << 20;
-  return std::clamp<uint64_t>(quota / 8, uint64_t{64} << 10, uint64_t{4} << 20);
-}
+using CursorKey = internal::CursorPositions::key_type;
 
 }  // namespace
 
@@ -119,7 +62,7 @@ struct Log::Pending {
   uint64_t readings_raw_bytes = 0;
   std::vector<std::string> defects;  // serialized weir.v1.Defect
   std::vector<std::pair<TimeMicros, TimeMicros>> defect_times;
-  std::map<CursorKey, uint64_t> cursors;  // acked positions, including unpersisted ones
+  internal::CursorPositions cursors;  // acked positions, including unpersisted ones
   std::set<CursorKey> dirty;
   std::optional<Clock::TimePoint> acks_since;
   codec::BatchEncoder encoder;
@@ -129,7 +72,8 @@ struct Log::Pending {
   Stmt upsert_cursor;
 };
 
-// The implementation, kept out of the header: opening and recovery, commit, quota.
+// The implementation, kept out of the header: opening, commit, and the glue to recovery and
+// quota (which work on the connection and the state they are given, not on the Log).
 class LogImpl {
  public:
   static Status OpenAndRecover(Log& log);
@@ -138,21 +82,15 @@ class LogImpl {
 
  private:
   static Status OpenConnection(Log& log, bool fresh);
-  static Status CheckExisting(Log& log, bool& empty_file);
-  static Status VerifyRows(Log& log);
   static Status QuarantineFile(Log& log, const Status& why);
-  static void Salvage(Log& log, const fs::path& old_db);
   static Status FinishOpen(Log& log, bool distrust_meta);
   static Status PrepareStatements(Log& log);
   static Status InsertRow(Log& log, const RowHeader& h, uint64_t raw_bytes, std::string_view blob);
   static Status SetMeta(Log& log, std::string_view key, int64_t value);
-  static Result<uint64_t> UsedBytes(Log& log);
-  static Status DeleteAcked(Log& log, uint64_t target, uint64_t& used);
-  static Status EvictToGaps(Log& log, Lane lane, RecordKind kind, uint64_t target, uint64_t& used);
   static Status Fail(Log& log, Status error);
 };
 
-// --- Opening and recovery -----------------------------------------------------------------
+// --- Opening ------------------------------------------------------------------------------
 
 Status LogImpl::OpenConnection(Log& log, bool fresh) {
   const std::string path = log.options_.path.string();
@@ -162,7 +100,7 @@ Status LogImpl::OpenConnection(Log& log, bool fresh) {
   if (rc != SQLITE_OK) return SqlStatus(log.db_, rc, "opening " + path);
   sqlite3_busy_timeout(log.db_, 5000);
   sqlite3_extended_result_codes(log.db_, 0);
-  const uint64_t wal = WalAllowance(log.options_.quota_bytes);
+  const uint64_t wal = internal::WalAllowance(log.options_.quota_bytes);
   std::string pragmas;
   // page_size and auto_vacuum only take effect before the first table exists, and page_size
   // must come first (FORMAT.md "Pragmas").
@@ -179,196 +117,25 @@ Status LogImpl::OpenConnection(Log& log, bool fresh) {
   return Exec(log.db_, pragmas.c_str());
 }
 
-// Checks that an existing file is a readable weir log: schema, version, quick_check.
-Status LogImpl::CheckExisting(Log& log, bool& empty_file) {
-  WEIR_ASSIGN_OR_RETURN(int64_t tables, QueryInt(log.db_, "SELECT count(*) FROM sqlite_master"));
-  if (tables == 0) {
-    empty_file = true;
-    return Status::Ok();
-  }
-  auto version = internal::ReadMeta(log.db_, "schema_version", 0);
-  if (!version.ok()) return DataLoss("not a weir log: " + version.status().message());
-  if (*version > internal::kSchemaVersion) {
-    return FailedPrecondition("log schema version " + std::to_string(*version) +
-                              " is newer than this agent's " +
-                              std::to_string(internal::kSchemaVersion));
-  }
-  if (*version != internal::kSchemaVersion) {
-    return DataLoss("log schema version " + std::to_string(*version) + " is damaged");
-  }
-  // integrity_check also verifies that indexes match their tables (a damaged index would make
-  // later lane reads fail); it costs O(N log N), so large files get quick_check only.
-  std::error_code ec;
-  const bool small = fs::file_size(log.options_.path, ec) < kFullCheckMaxBytes;
-  WEIR_ASSIGN_OR_RETURN(Stmt s, Stmt::Prepare(log.db_, small ? "PRAGMA integrity_check(5)"
-                                                             : "PRAGMA quick_check(5)"));
-  std::string problems;
-  for (;;) {
-    WEIR_ASSIGN_OR_RETURN(bool row, s.Step("quick_check"));
-    if (!row) break;
-    if (s.Text(0) != "ok")
-      problems += std::string(problems.empty() ? "" : "; ") + std::string(s.Text(0));
-  }
-  if (!problems.empty()) return DataLoss("integrity check: " + problems);
-  return Status::Ok();
-}
-
-// Reads every row once; rows whose checksum fails move to the quarantine table. An SQLite
-// error while scanning means the b-tree itself is damaged (DataLoss: quarantine the file).
-Status LogImpl::VerifyRows(Log& log) {
-  WEIR_ASSIGN_OR_RETURN(Stmt s, Stmt::Prepare(log.db_,
-                                              "SELECT first_seq, last_seq, lane, kind, count, "
-                                              "min_time_us, max_time_us, crc, blob FROM records "
-                                              "ORDER BY first_seq"));
-  std::vector<std::pair<uint64_t, uint64_t>> bad;  // (first_seq, count)
-  for (;;) {
-    WEIR_ASSIGN_OR_RETURN(bool row, s.Step("verifying rows"));
-    if (!row) break;
-    RowHeader h{static_cast<uint64_t>(s.Int(0)),
-                static_cast<uint64_t>(s.Int(1)),
-                static_cast<Lane>(s.Int(2)),
-                static_cast<RecordKind>(s.Int(3)),
-                static_cast<uint64_t>(s.Int(4)),
-                s.Int(5),
-                s.Int(6)};
-    if (RowChecksum(h, s.Blob(8)) != static_cast<uint32_t>(s.Int(7))) {
-      bad.emplace_back(h.first_seq, h.kind == RecordKind::kReadings ? h.count : 0);
-    }
-  }
-  if (bad.empty()) return Status::Ok();
-  log.recovery_.integrity_ok = false;
-  WEIR_RETURN_IF_ERROR(Exec(log.db_, "BEGIN IMMEDIATE"));
-  WEIR_ASSIGN_OR_RETURN(
-      Stmt move, Stmt::Prepare(log.db_,
-                               "INSERT INTO quarantine(first_seq, last_seq, lane, kind, count, "
-                               "reason, at_us, blob) SELECT first_seq, last_seq, lane, kind, "
-                               "count, 'checksum mismatch', ?2, blob FROM records "
-                               "WHERE first_seq = ?1"));
-  WEIR_ASSIGN_OR_RETURN(Stmt del,
-                        Stmt::Prepare(log.db_, "DELETE FROM records WHERE first_seq = ?1"));
-  for (const auto& [seq, readings] : bad) {
-    move.BindInt(1, static_cast<int64_t>(seq));
-    move.BindInt(2, log.clock_.WallMicros());
-    WEIR_RETURN_IF_ERROR(move.Run("quarantining a row"));
-    del.BindInt(1, static_cast<int64_t>(seq));
-    WEIR_RETURN_IF_ERROR(del.Run("quarantining a row"));
-    log.recovery_.rows_quarantined++;
-    log.recovery_.readings_quarantined += readings;
-  }
-  WEIR_RETURN_IF_ERROR(Exec(log.db_, "COMMIT"));
-  log.recovery_.notes.push_back(std::to_string(bad.size()) +
-                                " row(s) failed their checksum and were moved to quarantine");
-  return Status::Ok();
-}
-
-// Moves the file and its -wal/-shm into <dir>/quarantine/<stamp>/, creates a fresh log at the
-// path and copies whatever rows of the old file can still be read and verified.
+// Moves the unusable file aside, creates a fresh log at the path and copies whatever rows of the
+// old file can still be read and verified.
 Status LogImpl::QuarantineFile(Log& log, const Status& why) {
   if (log.db_ != nullptr) {
     sqlite3_close_v2(log.db_);
     log.db_ = nullptr;
   }
-  const fs::path& path = log.options_.path;
-  const fs::path base = path.parent_path().empty() ? fs::path(".") : path.parent_path();
-  fs::path dir = base / "quarantine" / QuarantineStamp(log.clock_.WallMicros());
-  std::error_code ec;
-  for (int i = 1; fs::exists(dir, ec); ++i) {
-    dir =
-        base / "quarantine" / (QuarantineStamp(log.clock_.WallMicros()) + "-" + std::to_string(i));
-  }
-  fs::create_directories(dir, ec);
-  if (ec) return IoError("creating " + dir.string() + ": " + ec.message());
-  for (const char* suffix : {"", "-wal", "-shm"}) {
-    fs::path from(path.string() + suffix);
-    if (!fs::exists(from, ec)) continue;
-    fs::rename(from, dir / (path.filename().string() + suffix), ec);
-    if (ec) return IoError("moving " + from.string() + " to quarantine: " + ec.message());
-  }
-  WEIR_RETURN_IF_ERROR(SyncDir(base));
-  log.recovery_.integrity_ok = false;
-  log.recovery_.file_quarantined = true;
-  log.recovery_.quarantine_dir = dir;
-  log.recovery_.notes.push_back("log file unusable (" + why.ToString() + "); moved to " +
-                                dir.string());
+  WEIR_ASSIGN_OR_RETURN(
+      fs::path old_db, internal::QuarantineFile(log.options_.path, log.clock_, why, log.recovery_));
   WEIR_RETURN_IF_ERROR(OpenConnection(log, /*fresh=*/true));
   WEIR_RETURN_IF_ERROR(Exec(log.db_, internal::kSchemaSql));
-  Salvage(log, dir / path.filename());
+  internal::Salvaged salvaged = internal::Salvage(old_db, log.db_, log.recovery_);
+  for (auto& [name, lane, acked] : salvaged.cursors) {
+    CursorKey key{std::move(name), lane};
+    log.pending_->cursors[key] = acked;
+    log.pending_->dirty.insert(std::move(key));
+  }
+  log.next_seq_ = std::max(log.next_seq_, salvaged.next_seq);
   return Status::Ok();
-}
-
-// Best effort: rows are read forwards until the first error, then backwards from the end until
-// an error or the forward position, so damage in the middle loses only what it touched.
-void LogImpl::Salvage(Log& log, const fs::path& old_db) {
-  sqlite3* old = nullptr;
-  if (sqlite3_open_v2(old_db.c_str(), &old, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    sqlite3_close_v2(old);
-    return;
-  }
-  if (auto next = internal::ReadMeta(old, "next_seq", 0); next.ok() && *next > 0) {
-    log.next_seq_ = std::max(log.next_seq_, static_cast<uint64_t>(*next));
-  }
-  if (auto c = Stmt::Prepare(old, "SELECT name, lane, acked_seq FROM cursors"); c.ok()) {
-    for (;;) {
-      auto row = c->Step("salvaging cursors");
-      if (!row.ok() || !*row) break;
-      log.pending_->cursors[{std::string(c->Text(0)), static_cast<Lane>(c->Int(1))}] =
-          static_cast<uint64_t>(c->Int(2));
-      log.pending_->dirty.insert({std::string(c->Text(0)), static_cast<Lane>(c->Int(1))});
-    }
-  }
-  Status st = Exec(log.db_, "BEGIN IMMEDIATE");
-  auto insert = Stmt::Prepare(log.db_,
-                              "INSERT OR IGNORE INTO records(first_seq, last_seq, lane, kind, "
-                              "count, min_time_us, max_time_us, raw_bytes, crc, blob) VALUES "
-                              "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
-  if (!st.ok() || !insert.ok()) {
-    sqlite3_close_v2(old);
-    return;
-  }
-  uint64_t salvaged = 0, damaged = 0, max_seq = 0;
-  int64_t forward_end = -1;
-  for (const bool backwards : {false, true}) {
-    std::string sql =
-        "SELECT first_seq, last_seq, lane, kind, count, min_time_us, max_time_us, raw_bytes, "
-        "crc, blob FROM records";
-    sql += backwards ? " WHERE first_seq > ?1 ORDER BY first_seq DESC" : " ORDER BY first_seq";
-    auto s = Stmt::Prepare(old, sql);
-    if (!s.ok()) break;
-    if (backwards) s->BindInt(1, forward_end);
-    for (;;) {
-      auto row = s->Step("salvaging rows");
-      if (!row.ok() || !*row) break;
-      RowHeader h{static_cast<uint64_t>(s->Int(0)),
-                  static_cast<uint64_t>(s->Int(1)),
-                  static_cast<Lane>(s->Int(2)),
-                  static_cast<RecordKind>(s->Int(3)),
-                  static_cast<uint64_t>(s->Int(4)),
-                  s->Int(5),
-                  s->Int(6)};
-      if (!backwards) forward_end = std::max<int64_t>(forward_end, s->Int(0));
-      std::string_view blob = s->Blob(9);
-      if (RowChecksum(h, blob) != static_cast<uint32_t>(s->Int(8)) || h.last_seq >= kMaxSeq) {
-        ++damaged;
-        continue;
-      }
-      max_seq = std::max(max_seq, h.last_seq);
-      for (int i = 0; i < 10; ++i) {
-        sqlite3_bind_value(insert->get(), i + 1, sqlite3_column_value(s->get(), i));
-      }
-      if (insert->Run("copying a salvaged row").ok()) ++salvaged;
-    }
-  }
-  sqlite3_close_v2(old);
-  if (!Exec(log.db_, "COMMIT").ok()) {
-    Exec(log.db_, "ROLLBACK").IgnoreError();
-    salvaged = 0;
-  }
-  log.next_seq_ = std::max(log.next_seq_, max_seq + 1);
-  log.recovery_.rows_salvaged = salvaged;
-  log.recovery_.rows_quarantined += damaged;
-  log.recovery_.notes.push_back("salvaged " + std::to_string(salvaged) +
-                                " row(s) from the quarantined file; " + std::to_string(damaged) +
-                                " row(s) failed their checksum");
 }
 
 Status LogImpl::OpenAndRecover(Log& log) {
@@ -385,9 +152,11 @@ Status LogImpl::OpenAndRecover(Log& log) {
   } else {
     bool empty_file = false;
     Status st = OpenConnection(log, /*fresh=*/false);
-    if (st.ok()) st = CheckExisting(log, empty_file);
+    if (st.ok()) st = internal::CheckExisting(log.db_, path, empty_file);
     if (st.code() == StatusCode::kFailedPrecondition) return st;  // a newer schema: not damage
-    if (st.ok() && !empty_file && log.options_.verify_rows_on_open) st = VerifyRows(log);
+    if (st.ok() && !empty_file && log.options_.verify_rows_on_open) {
+      st = internal::VerifyRows(log.db_, log.clock_, log.recovery_);
+    }
     if (st.ok() && empty_file) {
       // An existing file without tables: created and never written, or truncated to nothing.
       log.recovery_.created = true;
@@ -636,158 +405,11 @@ Result<CommitResult> LogImpl::Commit(Log& log) {
 
 // --- Quota -------------------------------------------------------------------------------
 
-Result<uint64_t> LogImpl::UsedBytes(Log& log) {
-  WEIR_ASSIGN_OR_RETURN(int64_t page_size, QueryInt(log.db_, "PRAGMA page_size"));
-  WEIR_ASSIGN_OR_RETURN(int64_t pages, QueryInt(log.db_, "PRAGMA page_count"));
-  WEIR_ASSIGN_OR_RETURN(int64_t free_pages, QueryInt(log.db_, "PRAGMA freelist_count"));
-  return static_cast<uint64_t>((pages - free_pages) * page_size);
-}
-
-// Deletes rows acked by every cursor of their lane, oldest first, until `used` <= target.
-Status LogImpl::DeleteAcked(Log& log, uint64_t target, uint64_t& used) {
-  for (Lane lane : {Lane::kReadings, Lane::kDefects}) {
-    std::optional<uint64_t> min_ack;
-    for (const auto& [key, pos] : log.pending_->cursors) {
-      if (key.second == lane) min_ack = std::min(min_ack.value_or(pos), pos);
-    }
-    if (!min_ack || *min_ack == 0) continue;
-    WEIR_ASSIGN_OR_RETURN(Stmt sel,
-                          Stmt::Prepare(log.db_,
-                                        "SELECT first_seq FROM records WHERE lane = ?1 AND "
-                                        "last_seq <= ?2 ORDER BY first_seq LIMIT 16"));
-    WEIR_ASSIGN_OR_RETURN(Stmt del,
-                          Stmt::Prepare(log.db_, "DELETE FROM records WHERE first_seq = ?1"));
-    while (used > target) {
-      sel.BindInt(1, static_cast<int64_t>(lane));
-      sel.BindInt(2, static_cast<int64_t>(*min_ack));
-      std::vector<int64_t> seqs;
-      for (;;) {
-        WEIR_ASSIGN_OR_RETURN(bool row, sel.Step("selecting acked rows"));
-        if (!row) break;
-        seqs.push_back(sel.Int(0));
-      }
-      sel.Reset();
-      if (seqs.empty()) break;
-      for (int64_t s : seqs) {
-        del.BindInt(1, s);
-        WEIR_RETURN_IF_ERROR(del.Run("deleting an acked row"));
-        log.evictions_.acked_rows_deleted++;
-      }
-      WEIR_ASSIGN_OR_RETURN(used, UsedBytes(log));
-    }
-  }
-  return Status::Ok();
-}
-
-// Replaces the oldest rows of `kind` in `lane` by gap records (merged with a gap just before
-// them in the lane) until `used` <= target.
-Status LogImpl::EvictToGaps(Log& log, Lane lane, RecordKind kind, uint64_t target, uint64_t& used) {
-  WEIR_ASSIGN_OR_RETURN(
-      Stmt sel, Stmt::Prepare(log.db_,
-                              "SELECT first_seq, last_seq, count, min_time_us, max_time_us, "
-                              "length(blob) FROM records WHERE lane = ?1 AND kind = ?2 "
-                              "ORDER BY first_seq LIMIT 1"));
-  WEIR_ASSIGN_OR_RETURN(Stmt prev,
-                        Stmt::Prepare(log.db_,
-                                      "SELECT first_seq, last_seq, kind, count, min_time_us, "
-                                      "max_time_us FROM records WHERE lane = ?1 AND first_seq < ?2 "
-                                      "ORDER BY first_seq DESC LIMIT 1"));
-  WEIR_ASSIGN_OR_RETURN(
-      Stmt update, Stmt::Prepare(log.db_,
-                                 "UPDATE records SET last_seq = ?2, kind = ?3, count = ?4, "
-                                 "min_time_us = ?5, max_time_us = ?6, raw_bytes = 0, crc = ?7, "
-                                 "blob = x'' WHERE first_seq = ?1"));
-  WEIR_ASSIGN_OR_RETURN(Stmt del,
-                        Stmt::Prepare(log.db_, "DELETE FROM records WHERE first_seq = ?1"));
-  while (used > target) {
-    sel.BindInt(1, static_cast<int64_t>(lane));
-    sel.BindInt(2, static_cast<int64_t>(kind));
-    WEIR_ASSIGN_OR_RETURN(bool row, sel.Step("selecting rows to evict"));
-    if (!row) {
-      sel.Reset();
-      break;
-    }
-    RowHeader gap{static_cast<uint64_t>(sel.Int(0)),
-                  static_cast<uint64_t>(sel.Int(1)),
-                  lane,
-                  RecordKind::kGap,
-                  static_cast<uint64_t>(sel.Int(2)),
-                  sel.Int(3),
-                  sel.Int(4)};
-    const auto blob_bytes = static_cast<uint64_t>(sel.Int(5));
-    sel.Reset();
-    const uint64_t evicted_first = gap.first_seq;
-    const uint64_t evicted_count = gap.count;
-
-    prev.BindInt(1, static_cast<int64_t>(lane));
-    prev.BindInt(2, static_cast<int64_t>(gap.first_seq));
-    WEIR_ASSIGN_OR_RETURN(bool has_prev, prev.Step("reading the previous row"));
-    if (has_prev && static_cast<RecordKind>(prev.Int(2)) == RecordKind::kGap) {
-      gap.first_seq = static_cast<uint64_t>(prev.Int(0));
-      gap.count += static_cast<uint64_t>(prev.Int(3));
-      gap.min_time_us = std::min(gap.min_time_us, prev.Int(4));
-      gap.max_time_us = std::max(gap.max_time_us, prev.Int(5));
-      prev.Reset();
-      del.BindInt(1, static_cast<int64_t>(evicted_first));
-      WEIR_RETURN_IF_ERROR(del.Run("merging into a gap"));
-    } else {
-      prev.Reset();
-    }
-    update.BindInt(1, static_cast<int64_t>(gap.first_seq));
-    update.BindInt(2, static_cast<int64_t>(gap.last_seq));
-    update.BindInt(3, static_cast<int64_t>(RecordKind::kGap));
-    update.BindInt(4, static_cast<int64_t>(gap.count));
-    update.BindInt(5, gap.min_time_us);
-    update.BindInt(6, gap.max_time_us);
-    update.BindInt(7, RowChecksum(gap, {}));
-    WEIR_RETURN_IF_ERROR(update.Run("writing a gap record"));
-
-    EvictionStats& e = log.evictions_;
-    e.rows_evicted++;
-    e.bytes_evicted += blob_bytes;
-    (kind == RecordKind::kDefect ? e.defects_evicted : e.readings_evicted) += evicted_count;
-    WEIR_ASSIGN_OR_RETURN(used, UsedBytes(log));
-  }
-  return Status::Ok();
-}
-
 Status LogImpl::EnforceQuota(Log& log) {
-  const uint64_t quota = log.options_.quota_bytes;
-  if (quota == 0) return Status::Ok();
-  const uint64_t allowance = WalAllowance(quota);
-  const uint64_t budget = quota > allowance ? quota - allowance : 0;
-  auto used = UsedBytes(log);
-  if (!used.ok()) return Fail(log, used.status());
-  if (*used <= budget) {
-    log.over_quota_ = false;
-    return Status::Ok();
-  }
-  // Evict to 90% of the budget so that eviction does not run on every commit.
-  const uint64_t target = budget / 10 * 9;
-  const EvictionStats before = log.evictions_;
-  auto run = [&]() -> Status {
-    WEIR_RETURN_IF_ERROR(Exec(log.db_, "BEGIN IMMEDIATE"));
-    WEIR_RETURN_IF_ERROR(DeleteAcked(log, target, *used));
-    if (log.options_.quota_policy == QuotaPolicy::kEvictOldest) {
-      WEIR_RETURN_IF_ERROR(EvictToGaps(log, Lane::kReadings, RecordKind::kReadings, target, *used));
-      WEIR_RETURN_IF_ERROR(EvictToGaps(log, Lane::kDefects, RecordKind::kDefect, target, *used));
-    }
-    const EvictionStats& e = log.evictions_;
-    WEIR_RETURN_IF_ERROR(
-        SetMeta(log, "acked_rows_deleted", static_cast<int64_t>(e.acked_rows_deleted)));
-    WEIR_RETURN_IF_ERROR(SetMeta(log, "rows_evicted", static_cast<int64_t>(e.rows_evicted)));
-    WEIR_RETURN_IF_ERROR(
-        SetMeta(log, "readings_evicted", static_cast<int64_t>(e.readings_evicted)));
-    WEIR_RETURN_IF_ERROR(SetMeta(log, "defects_evicted", static_cast<int64_t>(e.defects_evicted)));
-    WEIR_RETURN_IF_ERROR(SetMeta(log, "bytes_evicted", static_cast<int64_t>(e.bytes_evicted)));
-    return Exec(log.db_, "COMMIT");
-  };
-  Status st = run();
-  if (!st.ok()) {
-    log.evictions_ = before;
-    return Fail(log, st.WithContext("enforcing the quota"));
-  }
-  log.over_quota_ = *used > budget;
+  auto over = internal::EnforceQuota(log.db_, log.options_, log.pending_->cursors,
+                                     log.pending_->set_meta, log.evictions_);
+  if (!over.ok()) return Fail(log, over.status());
+  log.over_quota_ = *over;
   return Status::Ok();
 }
 
@@ -953,49 +575,5 @@ Status Log::Compact() {
   if (!st.ok()) sticky_ = st;
   return st;
 }
-
-// --- LogReader ---------------------------------------------------------------------------
-
-LogReader::~LogReader() {
-  if (db_ != nullptr) sqlite3_close_v2(db_);
-}
-
-Result<std::unique_ptr<LogReader>> LogReader::Open(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) return NotFound("log " + path.string() + " does not exist");
-  std::unique_ptr<LogReader> reader(new LogReader(path));
-  int rc = sqlite3_open_v2(path.c_str(), &reader->db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
-  if (rc != SQLITE_OK) return SqlStatus(reader->db_, rc, "opening " + path.string());
-  sqlite3_busy_timeout(reader->db_, 5000);
-  auto version = internal::ReadMeta(reader->db_, "schema_version", 0);
-  if (!version.ok()) {
-    return DataLoss("not a readable weir log: " + version.status().message());
-  }
-  if (*version != internal::kSchemaVersion) {
-    return DataLoss("unexpected log schema version " + std::to_string(*version));
-  }
-  return reader;
-}
-
-Result<std::vector<StoredRecord>> LogReader::Read(const ReadQuery& query) {
-  codec::BatchDecoder decoder;
-  return internal::ReadRows(db_, query, decoder);
-}
-
-Result<std::vector<StoredRecord>> LogReader::Read(Lane lane, uint64_t after_seq,
-                                                  size_t max_records) {
-  ReadQuery q;
-  q.lane = lane;
-  q.after_seq = after_seq;
-  q.max_records = max_records;
-  return Read(q);
-}
-
-Result<uint64_t> LogReader::CursorPosition(std::string_view cursor, Lane lane) {
-  return internal::ReadCursor(db_, cursor, lane);
-}
-
-Result<LogStats> LogReader::Stats() { return internal::ComputeStats(db_, path_); }
 
 }  // namespace weir::store

@@ -20,6 +20,9 @@ namespace weir::store::internal {
 
 inline constexpr int64_t kSchemaVersion = 1;
 
+// Sequences stay far below INT64_MAX (they are stored as SQLite integers).
+inline constexpr uint64_t kMaxSeq = uint64_t{1} << 62;
+
 // Creates the tables and indexes when missing (FORMAT.md "Schema").
 inline constexpr const char* kSchemaSql = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;

@@ -1,0 +1,263 @@
+#include "agent/store/log_recovery.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include "agent/store/log_rows.h"
+#include "agent/store/sqlite_util.h"
+
+namespace weir::store::internal {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr uint64_t kFullCheckMaxBytes = uint64_t{64} << 20;
+
+Status SyncDir(const fs::path& dir) {
+  int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return IoError("opening directory " + dir.string() + ": " + std::strerror(errno));
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return IoError("fsync of directory " + dir.string() + ": " + std::strerror(errno));
+  return Status::Ok();
+}
+
+std::string QuarantineStamp(int64_t wall_us) {
+  std::time_t secs = static_cast<std::time_t>(wall_us / 1'000'000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  size_t n = std::strftime(buf, sizeof(buf), "%Y%m%dT%H%M%S", &tm);
+  std::snprintf(buf + n, sizeof(buf) - n, ".%06lldZ",
+                static_cast<long long>(((wall_us % 1'000'000) + 1'000'000) % 1'000'000));
+  return buf;
+}
+
+}  // namespace
+
+// --- The sequence side file ---------------------------------------------------------------
+
+fs::path SeqFilePath(const fs::path& db) { return fs::path(db.string() + ".seq"); }
+
+// The side file holds the sequence reservation as "weir-seq <n> <~n>\n"; the complement makes a
+// damaged file detectable (it is then ignored).
+std::optional<uint64_t> ReadSeqFile(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char buf[128] = {};
+  ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
+  ::close(fd);
+  if (n <= 0) return std::nullopt;
+  unsigned long long v = 0, check = 0;
+  if (std::sscanf(buf, "weir-seq %llu %llu", &v, &check) != 2 || ~v != check) return std::nullopt;
+  return static_cast<uint64_t>(v);
+}
+
+Status WriteSeqFile(const fs::path& path, uint64_t value) {
+  const fs::path tmp(path.string() + ".tmp");
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return IoError("creating " + tmp.string() + ": " + std::strerror(errno));
+  char buf[96];
+  int len = std::snprintf(buf, sizeof(buf), "weir-seq %llu %llu\n",
+                          static_cast<unsigned long long>(value),
+                          static_cast<unsigned long long>(~value));
+  bool ok = ::write(fd, buf, static_cast<size_t>(len)) == len && ::fsync(fd) == 0;
+  int err = errno;
+  ::close(fd);
+  if (!ok) return IoError("writing " + tmp.string() + ": " + std::strerror(err));
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return IoError("renaming " + tmp.string() + ": " + std::strerror(errno));
+  }
+  return SyncDir(path.parent_path());
+}
+
+// --- Checks on an existing file -----------------------------------------------------------
+
+Status CheckExisting(sqlite3* db, const fs::path& path, bool& empty_file) {
+  WEIR_ASSIGN_OR_RETURN(int64_t tables, QueryInt(db, "SELECT count(*) FROM sqlite_master"));
+  if (tables == 0) {
+    empty_file = true;
+    return Status::Ok();
+  }
+  auto version = ReadMeta(db, "schema_version", 0);
+  if (!version.ok()) return DataLoss("not a weir log: " + version.status().message());
+  if (*version > kSchemaVersion) {
+    return FailedPrecondition("log schema version " + std::to_string(*version) +
+                              " is newer than this agent's " + std::to_string(kSchemaVersion));
+  }
+  if (*version != kSchemaVersion) {
+    return DataLoss("log schema version " + std::to_string(*version) + " is damaged");
+  }
+  // integrity_check also verifies that indexes match their tables (a damaged index would make
+  // later lane reads fail); it costs O(N log N), so large files get quick_check only.
+  std::error_code ec;
+  const bool small = fs::file_size(path, ec) < kFullCheckMaxBytes;
+  WEIR_ASSIGN_OR_RETURN(
+      Stmt s, Stmt::Prepare(db, small ? "PRAGMA integrity_check(5)" : "PRAGMA quick_check(5)"));
+  std::string problems;
+  for (;;) {
+    WEIR_ASSIGN_OR_RETURN(bool row, s.Step("quick_check"));
+    if (!row) break;
+    if (s.Text(0) != "ok")
+      problems += std::string(problems.empty() ? "" : "; ") + std::string(s.Text(0));
+  }
+  if (!problems.empty()) return DataLoss("integrity check: " + problems);
+  return Status::Ok();
+}
+
+Status VerifyRows(sqlite3* db, const Clock& clock, RecoveryReport& report) {
+  WEIR_ASSIGN_OR_RETURN(Stmt s, Stmt::Prepare(db,
+                                              "SELECT first_seq, last_seq, lane, kind, count, "
+                                              "min_time_us, max_time_us, crc, blob FROM records "
+                                              "ORDER BY first_seq"));
+  std::vector<std::pair<uint64_t, uint64_t>> bad;  // (first_seq, count)
+  for (;;) {
+    WEIR_ASSIGN_OR_RETURN(bool row, s.Step("verifying rows"));
+    if (!row) break;
+    RowHeader h{static_cast<uint64_t>(s.Int(0)),
+                static_cast<uint64_t>(s.Int(1)),
+                static_cast<Lane>(s.Int(2)),
+                static_cast<RecordKind>(s.Int(3)),
+                static_cast<uint64_t>(s.Int(4)),
+                s.Int(5),
+                s.Int(6)};
+    if (RowChecksum(h, s.Blob(8)) != static_cast<uint32_t>(s.Int(7))) {
+      bad.emplace_back(h.first_seq, h.kind == RecordKind::kReadings ? h.count : 0);
+    }
+  }
+  if (bad.empty()) return Status::Ok();
+  report.integrity_ok = false;
+  WEIR_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE"));
+  WEIR_ASSIGN_OR_RETURN(
+      Stmt move, Stmt::Prepare(db,
+                               "INSERT INTO quarantine(first_seq, last_seq, lane, kind, count, "
+                               "reason, at_us, blob) SELECT first_seq, last_seq, lane, kind, "
+                               "count, 'checksum mismatch', ?2, blob FROM records "
+                               "WHERE first_seq = ?1"));
+  WEIR_ASSIGN_OR_RETURN(Stmt del, Stmt::Prepare(db, "DELETE FROM records WHERE first_seq = ?1"));
+  for (const auto& [seq, readings] : bad) {
+    move.BindInt(1, static_cast<int64_t>(seq));
+    move.BindInt(2, clock.WallMicros());
+    WEIR_RETURN_IF_ERROR(move.Run("quarantining a row"));
+    del.BindInt(1, static_cast<int64_t>(seq));
+    WEIR_RETURN_IF_ERROR(del.Run("quarantining a row"));
+    report.rows_quarantined++;
+    report.readings_quarantined += readings;
+  }
+  WEIR_RETURN_IF_ERROR(Exec(db, "COMMIT"));
+  report.notes.push_back(std::to_string(bad.size()) +
+                         " row(s) failed their checksum and were moved to quarantine");
+  return Status::Ok();
+}
+
+// --- Whole-file quarantine and salvage ----------------------------------------------------
+
+Result<fs::path> QuarantineFile(const fs::path& path, const Clock& clock, const Status& why,
+                                RecoveryReport& report) {
+  const fs::path base = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+  fs::path dir = base / "quarantine" / QuarantineStamp(clock.WallMicros());
+  std::error_code ec;
+  for (int i = 1; fs::exists(dir, ec); ++i) {
+    dir = base / "quarantine" / (QuarantineStamp(clock.WallMicros()) + "-" + std::to_string(i));
+  }
+  fs::create_directories(dir, ec);
+  if (ec) return IoError("creating " + dir.string() + ": " + ec.message());
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    fs::path from(path.string() + suffix);
+    if (!fs::exists(from, ec)) continue;
+    fs::rename(from, dir / (path.filename().string() + suffix), ec);
+    if (ec) return IoError("moving " + from.string() + " to quarantine: " + ec.message());
+  }
+  WEIR_RETURN_IF_ERROR(SyncDir(base));
+  report.integrity_ok = false;
+  report.file_quarantined = true;
+  report.quarantine_dir = dir;
+  report.notes.push_back("log file unusable (" + why.ToString() + "); moved to " + dir.string());
+  return dir / path.filename();
+}
+
+Salvaged Salvage(const fs::path& old_db, sqlite3* db, RecoveryReport& report) {
+  Salvaged out;
+  sqlite3* old = nullptr;
+  if (sqlite3_open_v2(old_db.c_str(), &old, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close_v2(old);
+    return out;
+  }
+  if (auto next = ReadMeta(old, "next_seq", 0); next.ok() && *next > 0) {
+    out.next_seq = static_cast<uint64_t>(*next);
+  }
+  if (auto c = Stmt::Prepare(old, "SELECT name, lane, acked_seq FROM cursors"); c.ok()) {
+    for (;;) {
+      auto row = c->Step("salvaging cursors");
+      if (!row.ok() || !*row) break;
+      out.cursors.emplace_back(std::string(c->Text(0)), static_cast<Lane>(c->Int(1)),
+                               static_cast<uint64_t>(c->Int(2)));
+    }
+  }
+  Status st = Exec(db, "BEGIN IMMEDIATE");
+  auto insert = Stmt::Prepare(db,
+                              "INSERT OR IGNORE INTO records(first_seq, last_seq, lane, kind, "
+                              "count, min_time_us, max_time_us, raw_bytes, crc, blob) VALUES "
+                              "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+  if (!st.ok() || !insert.ok()) {
+    sqlite3_close_v2(old);
+    return out;
+  }
+  uint64_t salvaged = 0, damaged = 0, max_seq = 0;
+  int64_t forward_end = -1;
+  for (const bool backwards : {false, true}) {
+    std::string sql =
+        "SELECT first_seq, last_seq, lane, kind, count, min_time_us, max_time_us, raw_bytes, "
+        "crc, blob FROM records";
+    sql += backwards ? " WHERE first_seq > ?1 ORDER BY first_seq DESC" : " ORDER BY first_seq";
+    auto s = Stmt::Prepare(old, sql);
+    if (!s.ok()) break;
+    if (backwards) s->BindInt(1, forward_end);
+    for (;;) {
+      auto row = s->Step("salvaging rows");
+      if (!row.ok() || !*row) break;
+      RowHeader h{static_cast<uint64_t>(s->Int(0)),
+                  static_cast<uint64_t>(s->Int(1)),
+                  static_cast<Lane>(s->Int(2)),
+                  static_cast<RecordKind>(s->Int(3)),
+                  static_cast<uint64_t>(s->Int(4)),
+                  s->Int(5),
+                  s->Int(6)};
+      if (!backwards) forward_end = std::max<int64_t>(forward_end, s->Int(0));
+      std::string_view blob = s->Blob(9);
+      if (RowChecksum(h, blob) != static_cast<uint32_t>(s->Int(8)) || h.last_seq >= kMaxSeq) {
+        ++damaged;
+        continue;
+      }
+      max_seq = std::max(max_seq, h.last_seq);
+      for (int i = 0; i < 10; ++i) {
+        sqlite3_bind_value(insert->get(), i + 1, sqlite3_column_value(s->get(), i));
+      }
+      if (insert->Run("copying a salvaged row").ok()) ++salvaged;
+    }
+  }
+  sqlite3_close_v2(old);
+  if (!Exec(db, "COMMIT").ok()) {
+    Exec(db, "ROLLBACK").IgnoreError();
+    salvaged = 0;
+  }
+  out.next_seq = std::max(out.next_seq, max_seq + 1);
+  report.rows_salvaged = salvaged;
+  report.rows_quarantined += damaged;
+  report.notes.push_back("salvaged " + std::to_string(salvaged) +
+                         " row(s) from the quarantined file; " + std::to_string(damaged) +
+                         " row(s) failed their checksum");
+  return out;
+}
+
+}  // namespace weir::store::internal
