@@ -6,6 +6,7 @@
 #include "agent/app/detect_command.h"
 #include "agent/app/exit_codes.h"
 #include "agent/app/log_commands.h"
+#include "agent/app/simulate_command.h"
 #include "agent/app/sink_command.h"
 
 #ifndef WEIR_VERSION
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   int exit_code = weir::app::kExitOk;
   weir::app::AddLogCommands(app, &exit_code);
   weir::app::AddDetectCommand(app, &exit_code);
+  weir::app::AddSimulateCommand(app, &exit_code);
   weir::app::AddSinkCommand(app, &exit_code);
   try {
     app.parse(argc, argv);

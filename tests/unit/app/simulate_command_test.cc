@@ -1,0 +1,123 @@
+// `weir simulate` as the real binary against a real mosquitto: every reading arrives once,
+// parses, and counts up per sensor; bad flags exit 2 naming the flag.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "agent/codec/payload_parser.h"
+#include "agent/core/clock.h"
+#include "agent/transport/paho_mqtt_client.h"
+#include "tests/integration/mqtt_recorder.h"
+#include "tests/support/mosquitto_broker.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/test_support.h"
+
+namespace weir {
+namespace {
+
+using testing::MqttRecorder;
+using testing::RunProgram;
+using testing::WaitFor;
+using testing::WeirBinary;
+
+struct Subscriber {
+  std::unique_ptr<MqttRecorder> recorder = std::make_unique<MqttRecorder>();
+  std::unique_ptr<transport::MqttClient> client;
+};
+
+// A connected client subscribed to `filter` (QoS 1); fails the test otherwise.
+void Subscribe(const std::string& url, const std::string& filter, Subscriber* sub) {
+  transport::MqttOptions o;
+  o.url = url;
+  o.client_id = "simulate-test-sub";
+  auto client = transport::NewPahoMqttClient(o);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  sub->client = std::move(*client);
+  sub->client->SetCallbacks(sub->recorder->Callbacks());
+  ASSERT_TRUE(sub->client->Connect().ok());
+  ASSERT_TRUE(WaitFor([&] { return sub->recorder->connected() == 1; }));
+  ASSERT_TRUE(sub->client->Subscribe({{filter, 1}}).ok());
+  ASSERT_TRUE(WaitFor([&] { return sub->recorder->subscribed().size() == 1; }));
+  ASSERT_TRUE(sub->recorder->subscribed()[0].ok());
+}
+
+TEST(SimulateCommand, EveryReadingArrivesOnceAndCountsUpPerSensor) {
+  WEIR_START_BROKER_OR_SKIP(broker, {});
+  Subscriber sub;
+  ASSERT_NO_FATAL_FAILURE(Subscribe(broker->url(), "sensors/#", &sub));
+
+  const auto result = RunProgram({WeirBinary().string(), "simulate", "--broker", broker->url(),
+                                  "--sensors", "10", "--count", "2000", "--rate", "20000",
+                                  "--faults", "spike,stuck,step,drift", "--fault-rate", "0.01"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.err.find("published 2000, failed 0"), std::string::npos) << result.err;
+  ASSERT_TRUE(WaitFor([&] { return sub.recorder->message_count() >= 2000; }))
+      << sub.recorder->message_count();
+
+  auto parser = codec::MakeJsonParser({});
+  ASSERT_TRUE(parser.ok());
+  const codec::ParseContext ctx{"", SystemClock::Instance().WallMicros()};
+  std::map<std::string, int64_t> last_n;
+  std::set<std::pair<std::string, int64_t>> seen;
+  const auto messages = sub.recorder->messages();
+  EXPECT_EQ(messages.size(), 2000u);
+  for (const auto& m : messages) {
+    std::vector<Reading> readings;
+    ASSERT_TRUE((*parser)->Parse(m.payload, ctx, &readings).ok()) << m.payload;
+    ASSERT_EQ(readings.size(), 1u);
+    EXPECT_EQ(m.topic, "sensors/" + readings[0].sensor);
+    const int64_t n = nlohmann::json::parse(m.payload).at("n").get<int64_t>();
+    EXPECT_TRUE(seen.insert({readings[0].sensor, n}).second) << "duplicate " << m.payload;
+    auto [it, first] = last_n.try_emplace(readings[0].sensor, n);
+    if (!first) {
+      EXPECT_GT(n, it->second) << m.payload;
+      it->second = n;
+    }
+  }
+  EXPECT_EQ(last_n.size(), 10u);
+}
+
+TEST(SimulateCommand, DryRunWritesJsonLinesAndFaultRecords) {
+  testing::TempDir dir;
+  const auto result = RunProgram({WeirBinary().string(), "simulate", "--dry-run", "-o",
+                                  (dir / "out.jsonl").string(), "--count", "5000", "--sensors", "5",
+                                  "--faults", "dropout", "--fault-rate", "0.05", "--faults-out",
+                                  (dir / "faults.jsonl").string()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const std::string out = testing::ReadFileBytes(dir / "out.jsonl");
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 5000);
+  const std::string faults = testing::ReadFileBytes(dir / "faults.jsonl");
+  ASSERT_FALSE(faults.empty());
+  const auto first = nlohmann::json::parse(faults.substr(0, faults.find('\n')));
+  EXPECT_EQ(first.at("kind"), "dropout");
+  EXPECT_TRUE(first.contains("sensor") && first.contains("start") && first.contains("end"));
+}
+
+TEST(SimulateCommand, BadFlagsExitTwoNamingTheFlag) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--rate", "0"}, "--rate"},
+      {{"--sensors", "0"}, "--sensors"},
+      {{"--format", "xml"}, "--format"},
+      {{"--faults", "wobble"}, "--faults"},
+      {{"--duration", "soon"}, "--duration"},
+      {{"--qos", "3"}, "--qos"},
+      {{"--count", "5", "--duration", "1s"}, "--count"},
+  };
+  for (const auto& [flags, name] : cases) {
+    std::vector<std::string> argv = {WeirBinary().string(), "simulate", "--broker",
+                                     "mqtt://127.0.0.1:1"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    const auto result = RunProgram(argv, std::chrono::seconds(10));
+    EXPECT_EQ(result.exit_code, 2) << flags[0] << ": " << result.err;
+    EXPECT_NE(result.err.find(name), std::string::npos) << result.err;
+  }
+}
+
+}  // namespace
+}  // namespace weir
