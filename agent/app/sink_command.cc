@@ -43,6 +43,7 @@ struct Shared {
   std::atomic<bool> connected{false};
   std::atomic<bool> ever_connected{false};
   std::atomic<bool> need_subscribe{false};
+  std::atomic<bool> subscribed{false};  // the broker granted our filters (tests wait on it)
   std::atomic<bool> lost{false};
   std::atomic<uint64_t> overflow{0};
 };
@@ -55,6 +56,10 @@ transport::MqttCallbacks Callbacks(Shared* shared) {
     // A resumed session still holds our subscriptions; subscribing again is harmless but the
     // main loop does it only when needed.
     shared->need_subscribe = !session_present;
+    if (session_present) shared->subscribed = true;
+  };
+  c.on_subscribed = [shared](const Status& result) {
+    if (result.ok()) shared->subscribed = true;
   };
   c.on_connection_lost = [shared](const Status&) {
     shared->connected = false;
@@ -96,6 +101,7 @@ class Sink {
     nlohmann::json j = ledger_.ToJson();
     j["queue_overflow"] = shared_->overflow.load();
     j["connected"] = shared_->connected.load();
+    j["subscribed"] = shared_->subscribed.load();
     j["final"] = final_report;
     return j;
   }
@@ -198,7 +204,6 @@ int RunSink(const SinkOptions& o) {
         exit_code = kExitFailure;
         break;
       }
-      continue;
     }
     if (Steady::now() >= next_tick) {
       next_tick += milliseconds(1000);
