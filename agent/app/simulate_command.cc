@@ -227,7 +227,7 @@ class Publisher {
           blocked ? milliseconds(1)
                   : std::clamp(std::chrono::duration_cast<milliseconds>(
                                    std::chrono::duration<double>(next_s - SecondsSince(start_))),
-                               milliseconds(0), milliseconds(100));
+                               milliseconds(1), milliseconds(100));
       CheckSignal(wait);
     }
     const bool bounded = total_ > 0 || o_.duration.has_value();

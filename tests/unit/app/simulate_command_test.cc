@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <csignal>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -81,6 +82,33 @@ TEST(SimulateCommand, EveryReadingArrivesOnceAndCountsUpPerSensor) {
     }
   }
   EXPECT_EQ(last_n.size(), 10u);
+}
+
+TEST(SimulateCommand, PublishingIsPacedToTheRate) {
+  WEIR_START_BROKER_OR_SKIP(broker, {});
+  const auto start = std::chrono::steady_clock::now();
+  const auto result = RunProgram({WeirBinary().string(), "simulate", "--broker", broker->url(),
+                                  "--sensors", "5", "--count", "1000", "--rate", "2000"});
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  // 1000 readings at 2000/s cannot take less than half a second (the last is due at 0.4995 s).
+  EXPECT_GE(elapsed, std::chrono::milliseconds(499));
+}
+
+TEST(SimulateCommand, SigtermStopsCleanlyAndPrintsTotals) {
+  WEIR_START_BROKER_OR_SKIP(broker, {});
+  Subscriber sub;
+  ASSERT_NO_FATAL_FAILURE(Subscribe(broker->url(), "sensors/#", &sub));
+  testing::TempDir dir;
+  testing::Subprocess sim({WeirBinary().string(), "simulate", "--broker", broker->url(),
+                           "--sensors", "5", "--rate", "500", "--duration", "60s"},
+                          "/dev/null", dir / "err.txt");
+  ASSERT_TRUE(WaitFor([&] { return sub.recorder->message_count() >= 10; }));
+  sim.Signal(SIGTERM);
+  EXPECT_EQ(sim.Wait(std::chrono::seconds(10)), 130);
+  const std::string err = testing::ReadFileBytes(dir / "err.txt");
+  EXPECT_NE(err.find("published "), std::string::npos) << err;
+  EXPECT_NE(err.find("failed 0"), std::string::npos) << err;
 }
 
 TEST(SimulateCommand, DryRunWritesJsonLinesAndFaultRecords) {
