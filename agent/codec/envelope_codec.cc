@@ -10,6 +10,7 @@
 #include "agent/codec/batch_codec.h"
 #include "agent/codec/defect_codec.h"
 #include "agent/codec/timestamp.h"
+#include "google/protobuf/stubs/logging.h"
 #include "weir/v1/envelope.pb.h"
 
 namespace weir::codec {
@@ -86,6 +87,9 @@ Result<std::string> EncodeBinary(const Envelope& e) {
 
 Result<Envelope> DecodeBinary(std::string_view bytes) {
   weir::v1::Envelope p;
+  // Garbage is expected input here and is reported as a Status; keep protobuf from also
+  // logging each invalid UTF-8 string to stderr.
+  const google::protobuf::LogSilencer silence;
   if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
       !p.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return DataLoss("envelope: not a valid weir.v1.Envelope (protobuf parse failed)");
@@ -182,6 +186,11 @@ Result<std::string> EncodeJson(const Envelope& e) {
     std::span<const Reading> readings = e.readings;
     if (readings.empty() && !e.readings_blob.empty()) {
       WEIR_ASSIGN_OR_RETURN(decoded, DecodeBatch(e.readings_blob));
+      if (decoded.size() != RangeCount(e)) {
+        return Bad("readings_blob", "holds " + std::to_string(decoded.size()) +
+                                        " readings for the range " + std::to_string(e.first_seq) +
+                                        ".." + std::to_string(e.last_seq));
+      }
       readings = decoded;
     }
     json arr = json::array();
