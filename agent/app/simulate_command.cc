@@ -60,8 +60,9 @@ std::string Payload(const std::string& format, const SimReading& r) {
     return buf;
   }
   if (format == "line") {
-    // The parser names this reading "<sensor>.value"; n is an integer field of its own.
-    std::snprintf(buf, sizeof(buf), "%.*s value=%.6g,n=%llui %lld000",
+    // The parser names this reading "<sensor>.value". n is a string field, which the parser
+    // skips (weir stores numbers only), so it adds no series of its own.
+    std::snprintf(buf, sizeof(buf), "%.*s value=%.6g,n=\"%llu\" %lld000",
                   static_cast<int>(r.sensor.size()), r.sensor.data(), r.value,
                   static_cast<unsigned long long>(r.n), static_cast<long long>(r.time_us));
     return buf;

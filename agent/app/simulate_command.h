@@ -4,10 +4,10 @@
 //
 // RunSimulate blocks until --count readings were published, --duration passed, or SIGINT/SIGTERM
 // arrived (it blocks those signals in the calling thread and reads them itself, so call it from
-// main before other threads start). It prints one summary line on stderr and returns an exit
-// code (agent/app/exit_codes.h): 0 done, 1 publishes failed or output not writable, 2 bad
-// options (the message names the flag), 130 stopped by a signal before a --count or --duration
-// bound was reached.
+// main before other threads start; one run per process at a time). It prints one summary line on
+// stderr and returns an exit code (agent/app/exit_codes.h): 0 done, 1 publishes failed or output
+// not writable, 2 bad options (the message names the flag), 130 stopped by a signal before a
+// --count or --duration bound was reached.
 #pragma once
 
 #include <chrono>

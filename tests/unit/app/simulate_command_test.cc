@@ -84,6 +84,37 @@ TEST(SimulateCommand, EveryReadingArrivesOnceAndCountsUpPerSensor) {
   EXPECT_EQ(last_n.size(), 10u);
 }
 
+TEST(SimulateCommand, NumberAndLinePayloadsParseWithTheirParsers) {
+  WEIR_START_BROKER_OR_SKIP(broker, {});
+  Subscriber sub;
+  ASSERT_NO_FATAL_FAILURE(Subscribe(broker->url(), "sensors/#", &sub));
+  size_t expected = 0;
+  for (const std::string format : {"number", "line"}) {
+    const auto result =
+        RunProgram({WeirBinary().string(), "simulate", "--broker", broker->url(), "--sensors", "4",
+                    "--count", "20", "--rate", "5000", "--format", format});
+    ASSERT_EQ(result.exit_code, 0) << format << ": " << result.err;
+    expected += 20;
+    ASSERT_TRUE(WaitFor([&] { return sub.recorder->message_count() >= expected; }));
+    codec::ParserConfig config;
+    config.format = format;
+    config.sensor_topic_segment = 1;  // sensors/<id>
+    auto parser = codec::MakeParser(config);
+    ASSERT_TRUE(parser.ok());
+    const codec::ParseContext now{"", SystemClock::Instance().WallMicros()};
+    const auto messages = sub.recorder->messages();
+    for (size_t i = expected - 20; i < expected; ++i) {
+      const codec::ParseContext ctx{messages[i].topic, now.now_us};
+      std::vector<Reading> readings;
+      ASSERT_TRUE((*parser)->Parse(messages[i].payload, ctx, &readings).ok())
+          << messages[i].payload;
+      ASSERT_EQ(readings.size(), 1u) << messages[i].payload;
+      const std::string topic_id = messages[i].topic.substr(std::string("sensors/").size());
+      EXPECT_EQ(readings[0].sensor, format == "line" ? topic_id + ".value" : topic_id);
+    }
+  }
+}
+
 TEST(SimulateCommand, PublishingIsPacedToTheRate) {
   WEIR_START_BROKER_OR_SKIP(broker, {});
   const auto start = std::chrono::steady_clock::now();
