@@ -197,13 +197,16 @@ int RunLogExport(const LogExportOptions& options) {
   query.max_records = kRowsPerRead;
   query.with_blob = false;
 
-  auto stats = opened->Stats();
-  const uint64_t last_seq = stats.ok() ? stats->next_seq : 0;
-  ProgressBar progress("export", last_seq > query.after_seq ? last_seq - query.after_seq : 0,
-                       "seq");
+  ProgressBar progress("export", 0, "seq");
   // No bar when the rows themselves go to the terminal: they would interleave.
   if (!options.progress || (options.output.empty() && ::isatty(STDOUT_FILENO) == 1)) {
     progress.set_enabled(false);
+  }
+  if (progress.enabled()) {
+    // Sizing the bar costs a pass over the row index: only when a bar is drawn.
+    auto stats = opened->Stats();
+    const uint64_t last_seq = stats.ok() ? stats->next_seq : 0;
+    progress.set_total(last_seq > query.after_seq ? last_seq - query.after_seq : 0);
   }
   const uint64_t start_seq = query.after_seq;
   Writer writer(out, options, from, to);

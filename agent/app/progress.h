@@ -24,6 +24,9 @@ class ProgressBar {
 
   // Forces drawing on or off (tests, `--no-progress`).
   void set_enabled(bool enabled) { enabled_ = enabled; }
+  bool enabled() const { return enabled_; }
+  // Sets the total once it is known (0: unknown).
+  void set_total(uint64_t total) { total_ = total; }
 
  private:
   void Draw(bool final);
