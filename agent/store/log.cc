@@ -62,6 +62,7 @@ struct Log::Pending {
   uint64_t readings_raw_bytes = 0;
   std::vector<std::string> defects;  // serialized weir.v1.Defect
   std::vector<std::pair<TimeMicros, TimeMicros>> defect_times;
+  std::vector<DeadLetter> dead_letters;
   internal::CursorPositions cursors;  // acked positions, including unpersisted ones
   std::set<CursorKey> dirty;
   std::optional<Clock::TimePoint> acks_since;
@@ -70,6 +71,9 @@ struct Log::Pending {
   Stmt insert_row;
   Stmt set_meta;
   Stmt upsert_cursor;
+  Stmt insert_dead_letter;
+  Stmt count_dead_letters;
+  Stmt trim_dead_letters;
 };
 
 // The implementation, kept out of the header: opening, commit, and the glue to recovery and
@@ -87,6 +91,7 @@ class LogImpl {
   static Status PrepareStatements(Log& log);
   static Status InsertRow(Log& log, const RowHeader& h, uint64_t raw_bytes, std::string_view blob);
   static Status SetMeta(Log& log, std::string_view key, int64_t value);
+  static Status WriteDeadLetters(Log& log);
   static Status Fail(Log& log, Status error);
 };
 
@@ -268,7 +273,49 @@ Status LogImpl::PrepareStatements(Log& log) {
       Stmt::Prepare(log.db_,
                     "INSERT INTO cursors(name, lane, acked_seq) VALUES (?1, ?2, ?3) "
                     "ON CONFLICT(name, lane) DO UPDATE SET acked_seq = max(acked_seq, ?3)"));
+  WEIR_ASSIGN_OR_RETURN(p.insert_dead_letter,
+                        Stmt::Prepare(log.db_,
+                                      "INSERT INTO dead_letters(time_us, source, topic, "
+                                      "reason_code, reason, payload_head, payload_bytes) "
+                                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+  WEIR_ASSIGN_OR_RETURN(p.count_dead_letters,
+                        Stmt::Prepare(log.db_,
+                                      "INSERT INTO dead_letter_counts(reason_code, count) "
+                                      "VALUES (?1, ?2) ON CONFLICT(reason_code) "
+                                      "DO UPDATE SET count = count + ?2"));
+  // Keeps the newest max_dead_letters rows (FORMAT.md "Dead letters").
+  WEIR_ASSIGN_OR_RETURN(p.trim_dead_letters,
+                        Stmt::Prepare(log.db_,
+                                      "DELETE FROM dead_letters WHERE id IN (SELECT id FROM "
+                                      "dead_letters ORDER BY id DESC LIMIT -1 OFFSET ?1)"));
   return Status::Ok();
+}
+
+// Inside the commit's transaction: the buffered dead letters, their counters, then the trim.
+Status LogImpl::WriteDeadLetters(Log& log) {
+  Log::Pending& p = *log.pending_;
+  if (p.dead_letters.empty()) return Status::Ok();
+  std::map<std::string_view, int64_t> counts;
+  for (const DeadLetter& d : p.dead_letters) {
+    Stmt& s = p.insert_dead_letter;
+    s.BindInt(1, d.time_us);
+    s.BindText(2, d.source);
+    s.BindText(3, d.topic);
+    s.BindText(4, d.reason_code);
+    s.BindText(5, d.reason);
+    s.BindBlobStatic(6, d.payload_head);
+    s.BindInt(7, static_cast<int64_t>(std::min<uint64_t>(d.payload_bytes, INT64_MAX)));
+    WEIR_RETURN_IF_ERROR(s.Run("inserting a dead letter"));
+    ++counts[d.reason_code];
+  }
+  for (const auto& [code, n] : counts) {
+    p.count_dead_letters.BindText(1, code);
+    p.count_dead_letters.BindInt(2, n);
+    WEIR_RETURN_IF_ERROR(p.count_dead_letters.Run("counting dead letters"));
+  }
+  p.trim_dead_letters.BindInt(
+      1, static_cast<int64_t>(std::min<uint64_t>(log.options_.max_dead_letters, INT64_MAX)));
+  return p.trim_dead_letters.Run("trimming dead letters");
 }
 
 Status LogImpl::InsertRow(Log& log, const RowHeader& h, uint64_t raw_bytes, std::string_view blob) {
@@ -342,6 +389,7 @@ Result<CommitResult> LogImpl::Commit(Log& log) {
     }
     result = {first, last, n, p.defects.size()};
   }
+  result.dead_letters = p.dead_letters.size();
 
   Status st = Exec(log.db_, "BEGIN IMMEDIATE");
   if (!st.ok()) return Fail(log, st);
@@ -380,6 +428,8 @@ Result<CommitResult> LogImpl::Commit(Log& log) {
     st = SetMeta(log, "next_seq", static_cast<int64_t>(last + 1));
     if (!st.ok()) return Fail(log, st);
   }
+  st = WriteDeadLetters(log);
+  if (!st.ok()) return Fail(log, st);
   for (const auto& key : p.dirty) {
     p.upsert_cursor.BindText(1, key.first);
     p.upsert_cursor.BindInt(2, static_cast<int64_t>(key.second));
@@ -395,6 +445,7 @@ Result<CommitResult> LogImpl::Commit(Log& log) {
   p.readings_raw_bytes = 0;
   p.defects.clear();
   p.defect_times.clear();
+  p.dead_letters.clear();
   p.dirty.clear();
   p.acks_since.reset();
   log.buffered_records_ = 0;
@@ -490,6 +541,17 @@ Result<CommitResult> Log::AppendDefect(const Defect& defect) {
   return CommitResult{};
 }
 
+Status Log::AppendDeadLetter(const DeadLetter& letter) {
+  if (!sticky_.ok()) {
+    return FailedPrecondition("log refuses writes after an earlier error: " + sticky_.ToString());
+  }
+  DeadLetter& d = pending_->dead_letters.emplace_back(letter);
+  if (d.payload_head.size() > kDeadLetterHeadBytes) d.payload_head.resize(kDeadLetterHeadBytes);
+  ++buffered_records_;
+  if (!first_buffered_at_) first_buffered_at_ = clock_.Now();
+  return Status::Ok();
+}
+
 std::optional<Clock::TimePoint> Log::NextCommitDeadline() const {
   std::optional<Clock::TimePoint> due;
   if (first_buffered_at_) due = *first_buffered_at_ + options_.commit_interval;
@@ -557,6 +619,10 @@ Result<std::vector<StoredRecord>> Log::Read(Lane lane, uint64_t after_seq, size_
   q.after_seq = after_seq;
   q.max_records = max_records;
   return Read(q);
+}
+
+Result<std::vector<StoredDeadLetter>> Log::ReadDeadLetters(uint64_t after_id, size_t max) {
+  return internal::ReadDeadLetters(db_, after_id, max);
 }
 
 Result<LogStats> Log::Stats() {

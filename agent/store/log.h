@@ -1,6 +1,7 @@
 // The on-device log: readings and defects in SQLite (WAL), with group commit, 64-bit sequences
 // that are never reused, named cursors per lane, a byte quota with eviction to gap records, and
-// quarantine of damaged data on open. The file format is in agent/store/FORMAT.md.
+// quarantine of damaged data on open, and a dead-letter table for payloads weir refused. The
+// file format is in agent/store/FORMAT.md.
 //
 // Two objects share one file:
 //  - Log: the only writer. Owned and used by one thread (the store thread); not thread-safe.
@@ -15,6 +16,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -62,6 +64,9 @@ struct LogOptions {
   uint32_t page_size = 512;
   // Verify every row's checksum on open (reads the whole file once).
   bool verify_rows_on_open = true;
+  // Most dead letters kept; each commit deletes the oldest beyond this (the per-reason counters
+  // keep counting). 0 keeps none, only the counters.
+  uint64_t max_dead_letters = 10000;
 };
 
 enum class RecordKind : uint8_t {
@@ -109,11 +114,39 @@ struct ReadQuery {
 
 // What one group commit made durable. Sequences of one commit are contiguous.
 struct CommitResult {
-  uint64_t first_seq = 0;  // 0 when nothing was committed
+  uint64_t first_seq = 0;  // 0 when no sequenced record (reading, defect) was committed
   uint64_t last_seq = 0;
   uint64_t readings = 0;
   uint64_t defects = 0;
+  uint64_t dead_letters = 0;  // dead letters this commit wrote (they take no sequence)
+  // True when no sequence was committed: nothing new for the forwarder. A commit of dead letters
+  // only is empty() with dead_letters > 0.
   bool empty() const { return first_seq == 0; }
+};
+
+// A payload weir refused, kept with its reason (FORMAT.md "Dead letters").
+struct DeadLetter {
+  TimeMicros time_us = 0;  // when it was refused (wall clock)
+  // "ingest" (a local payload) or "upstream" (a message the upstream refused).
+  std::string source;
+  std::string topic;
+  std::string reason_code;  // short, stable, counted: "malformed", "too_large", "rejected", ...
+  std::string reason;       // the full human-readable message
+  // The first bytes of the payload; AppendDeadLetter truncates to kDeadLetterHeadBytes.
+  std::string payload_head;
+  uint64_t payload_bytes = 0;  // the payload's full size
+};
+inline constexpr size_t kDeadLetterHeadBytes = 256;
+
+struct StoredDeadLetter {
+  uint64_t id = 0;  // increasing, never reused (also after trimming)
+  DeadLetter letter;
+};
+
+struct DeadLetterStats {
+  uint64_t rows = 0;                          // kept in the table now
+  uint64_t total = 0;                         // ever appended (survives trimming)
+  std::map<std::string, uint64_t> by_reason;  // ever appended, per reason_code
 };
 
 // What Open found and did. Opening never fails because the file is damaged; this says what was
@@ -172,6 +205,8 @@ struct LogStats {
   uint64_t next_seq = 0;  // the next sequence the writer will assign
   std::vector<CursorStats> cursors;
   EvictionStats evictions;
+  // Best effort: zeros for a log from before dead letters, or when their tables cannot be read.
+  DeadLetterStats dead_letters;
 };
 
 // The writer. See the file comment for thread-safety.
@@ -199,6 +234,12 @@ class Log {
   Result<CommitResult> Append(std::span<const Reading> readings);
   // Buffers one defect; same rules as Append.
   Result<CommitResult> AppendDefect(const Defect& defect);
+  // Buffers a dead letter (copied, payload_head truncated to kDeadLetterHeadBytes). It is written
+  // by the next commit (Commit, CommitIfDue, or one an Append triggers), in the same transaction
+  // as the readings; it counts toward buffered_records() and NextCommitDeadline(). Never commits
+  // by itself (so no CommitResult is lost) and never refused for the quota: only the sticky write
+  // error refuses it (FailedPrecondition).
+  Status AppendDeadLetter(const DeadLetter& letter);
 
   // Commits when the commit interval has passed since the first buffered record (or pending
   // acks are due); otherwise returns an empty result.
@@ -222,6 +263,9 @@ class Log {
   // Reads committed rows in sequence order.
   Result<std::vector<StoredRecord>> Read(const ReadQuery& query);
   Result<std::vector<StoredRecord>> Read(Lane lane, uint64_t after_seq, size_t max_records);
+  // Committed dead letters with id > after_id, oldest first, at most `max`. DataLoss when the
+  // table is damaged.
+  Result<std::vector<StoredDeadLetter>> ReadDeadLetters(uint64_t after_id, size_t max);
 
   Result<LogStats> Stats();
   // Returns free pages to the file system (PRAGMA incremental_vacuum). Blocks.
@@ -268,6 +312,8 @@ class LogReader {
   Result<std::vector<StoredRecord>> Read(Lane lane, uint64_t after_seq, size_t max_records);
   // The cursor's persisted acked sequence; 0 for an unknown cursor.
   Result<uint64_t> CursorPosition(std::string_view cursor, Lane lane);
+  // As Log::ReadDeadLetters; empty for a log written before dead letters existed.
+  Result<std::vector<StoredDeadLetter>> ReadDeadLetters(uint64_t after_id, size_t max);
   Result<LogStats> Stats();
 
  private:

@@ -53,6 +53,10 @@ Result<uint64_t> LogReader::CursorPosition(std::string_view cursor, Lane lane) {
   return internal::ReadCursor(db_, cursor, lane);
 }
 
+Result<std::vector<StoredDeadLetter>> LogReader::ReadDeadLetters(uint64_t after_id, size_t max) {
+  return internal::ReadDeadLetters(db_, after_id, max);
+}
+
 Result<LogStats> LogReader::Stats() { return internal::ComputeStats(db_, path_); }
 
 }  // namespace weir::store

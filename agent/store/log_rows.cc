@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <array>
 #include <string>
 
@@ -146,6 +147,78 @@ uint64_t WalBytes(const std::filesystem::path& path) {
   return SizeOf(std::filesystem::path(path.string() + "-wal"));
 }
 
+namespace {
+
+// Whether the dead-letter tables exist: a log written before them has neither until a writer
+// opens it (the read-only connection cannot create them).
+Result<bool> HasDeadLetterTables(sqlite3* db) {
+  WEIR_ASSIGN_OR_RETURN(int64_t n, QueryInt(db,
+                                            "SELECT count(*) FROM sqlite_master WHERE type = "
+                                            "'table' AND name IN ('dead_letters', "
+                                            "'dead_letter_counts')"));
+  return n == 2;
+}
+
+// Damage in the dead-letter table is DataLoss; I/O trouble and a full disk keep their codes.
+Status AsDataLoss(const Status& st) {
+  if (st.code() == StatusCode::kIoError || st.code() == StatusCode::kResourceExhausted ||
+      st.code() == StatusCode::kDataLoss) {
+    return st;
+  }
+  return DataLoss("dead-letter table unreadable: " + st.ToString());
+}
+
+}  // namespace
+
+Result<std::vector<StoredDeadLetter>> ReadDeadLetters(sqlite3* db, uint64_t after_id, size_t max) {
+  auto has = HasDeadLetterTables(db);
+  if (!has.ok()) return AsDataLoss(has.status());
+  std::vector<StoredDeadLetter> out;
+  if (!*has || max == 0) return out;
+  auto s = Stmt::Prepare(db,
+                         "SELECT id, time_us, source, topic, reason_code, reason, payload_head, "
+                         "payload_bytes FROM dead_letters WHERE id > ?1 ORDER BY id LIMIT ?2");
+  if (!s.ok()) return AsDataLoss(s.status());
+  s->BindInt(1, static_cast<int64_t>(std::min<uint64_t>(after_id, INT64_MAX)));
+  s->BindInt(2, static_cast<int64_t>(std::min<uint64_t>(max, INT64_MAX)));
+  for (;;) {
+    auto row = s->Step("reading dead letters");
+    if (!row.ok()) return AsDataLoss(row.status());
+    if (!*row) break;
+    // Columns of a damaged row may come back NULL or of another type; SQLite converts, and the
+    // accessors turn NULL into empty, so nothing here can crash.
+    StoredDeadLetter d;
+    d.id = static_cast<uint64_t>(s->Int(0));
+    d.letter.time_us = s->Int(1);
+    d.letter.source = std::string(s->Text(2));
+    d.letter.topic = std::string(s->Text(3));
+    d.letter.reason_code = std::string(s->Text(4));
+    d.letter.reason = std::string(s->Text(5));
+    d.letter.payload_head = std::string(s->Blob(6));
+    d.letter.payload_bytes = static_cast<uint64_t>(std::max<int64_t>(s->Int(7), 0));
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+DeadLetterStats ComputeDeadLetterStats(sqlite3* db) {
+  DeadLetterStats st;
+  auto has = HasDeadLetterTables(db);
+  if (!has.ok() || !*has) return st;
+  auto rows = QueryInt(db, "SELECT count(*) FROM dead_letters");
+  if (rows.ok()) st.rows = static_cast<uint64_t>(*rows);
+  auto s = Stmt::Prepare(db, "SELECT reason_code, count FROM dead_letter_counts");
+  if (!s.ok()) return st;
+  for (;;) {
+    auto row = s->Step("reading dead-letter counts");
+    if (!row.ok() || !*row) break;
+    const auto n = static_cast<uint64_t>(std::max<int64_t>(s->Int(1), 0));
+    st.by_reason[std::string(s->Text(0))] += n;
+    st.total += n;
+  }
+  return st;
+}
+
 Result<LogStats> ComputeStats(sqlite3* db, const std::filesystem::path& path) {
   LogStats st;
   WEIR_ASSIGN_OR_RETURN(
@@ -236,6 +309,7 @@ Result<LogStats> ComputeStats(sqlite3* db, const std::filesystem::path& path) {
   WEIR_ASSIGN_OR_RETURN(int64_t free_pages, QueryInt(db, "PRAGMA freelist_count"));
   st.stored_bytes = FileBytes(path) + WalBytes(path);
   st.live_bytes = static_cast<uint64_t>((pages - free_pages) * page_size) + WalBytes(path);
+  st.dead_letters = ComputeDeadLetterStats(db);
   return st;
 }
 

@@ -53,6 +53,18 @@ CREATE TABLE IF NOT EXISTS quarantine(
   reason TEXT NOT NULL,
   at_us INTEGER NOT NULL,
   blob BLOB);
+CREATE TABLE IF NOT EXISTS dead_letters(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  time_us INTEGER NOT NULL,
+  source TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  reason_code TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  payload_head BLOB NOT NULL,
+  payload_bytes INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS dead_letter_counts(
+  reason_code TEXT PRIMARY KEY,
+  count INTEGER NOT NULL) WITHOUT ROWID;
 )sql";
 
 // The fixed columns of a records row; the checksum covers them and the blob.
@@ -90,6 +102,14 @@ Result<int64_t> ReadMeta(sqlite3* db, std::string_view key, int64_t fallback);
 // Bytes of the database file plus its WAL (0 for a missing file).
 uint64_t FileBytes(const std::filesystem::path& path);
 uint64_t WalBytes(const std::filesystem::path& path);
+
+// Dead letters with id > after_id, oldest first. Empty when the table does not exist (a log
+// written before dead letters); DataLoss when it cannot be read.
+Result<std::vector<StoredDeadLetter>> ReadDeadLetters(sqlite3* db, uint64_t after_id, size_t max);
+
+// Dead-letter rows and counters; zeros when the tables are missing or unreadable (best effort,
+// so that Stats works on a damaged table).
+DeadLetterStats ComputeDeadLetterStats(sqlite3* db);
 
 Result<LogStats> ComputeStats(sqlite3* db, const std::filesystem::path& path);
 
