@@ -42,8 +42,16 @@ struct LogImportOptions {
   bool progress = true;
 };
 
+struct LogDeadLettersOptions {
+  std::filesystem::path log = kDefaultLogPath;
+  bool json = false;
+  uint64_t limit = 100;  // the newest N matching letters; 0 = all
+  std::string reason;    // only this reason_code; empty = all
+};
+
 int RunLogStats(const LogStatsOptions& options);
 int RunLogExport(const LogExportOptions& options);
 int RunLogImport(const LogImportOptions& options);
+int RunLogDeadLetters(const LogDeadLettersOptions& options);
 
 }  // namespace weir::app

@@ -72,6 +72,21 @@ void AddImport(CLI::App* log, int* exit_code) {
   cmd->callback([opts, exit_code] { *exit_code = RunLogImport(*opts); });
 }
 
+void AddDeadLetters(CLI::App* log, int* exit_code) {
+  auto opts = std::make_shared<LogDeadLettersOptions>();
+  CLI::App* cmd = log->add_subcommand(
+      "dead-letters",
+      "Show the payloads weir refused (bad local payloads, messages the upstream kept "
+      "rejecting): one line each with id, time, source, reason code, topic, reason and the "
+      "first bytes of the payload (non-printable bytes as \\xNN), then the counts per reason.");
+  AddLogPathOption(cmd, &opts->log);
+  cmd->add_flag("--json", opts->json, "Print one JSON object (for scripts)");
+  cmd->add_option("--limit", opts->limit, "Show the newest N matching letters (0: all)")
+      ->capture_default_str();
+  cmd->add_option("--reason", opts->reason, "Only letters with this reason code (e.g. malformed)");
+  cmd->callback([opts, exit_code] { *exit_code = RunLogDeadLetters(*opts); });
+}
+
 }  // namespace
 
 void AddLogCommands(CLI::App& app, int* exit_code) {
@@ -80,6 +95,7 @@ void AddLogCommands(CLI::App& app, int* exit_code) {
   AddStats(log, exit_code);
   AddExport(log, exit_code);
   AddImport(log, exit_code);
+  AddDeadLetters(log, exit_code);
 }
 
 }  // namespace weir::app

@@ -58,6 +58,10 @@ nlohmann::json StatsJson(const std::filesystem::path& path, const store::LogStat
         {"readings_evicted", s.evictions.readings_evicted},
         {"defects_evicted", s.evictions.defects_evicted},
         {"bytes_evicted", s.evictions.bytes_evicted}}},
+      {"dead_letters",
+       {{"rows", s.dead_letters.rows},
+        {"total", s.dead_letters.total},
+        {"by_reason", s.dead_letters.by_reason}}},
       {"read_only", !read_only.empty()},
   };
   if (recovery != nullptr) {
@@ -111,6 +115,15 @@ void PrintText(const std::filesystem::path& path, const store::LogStats& s,
               static_cast<unsigned long long>(s.evictions.defects_evicted));
   std::printf("%-14s %llu rows\n", "quarantined",
               static_cast<unsigned long long>(s.quarantined_rows));
+  std::printf("%-14s %llu ever, %llu kept", "dead letters",
+              static_cast<unsigned long long>(s.dead_letters.total),
+              static_cast<unsigned long long>(s.dead_letters.rows));
+  const char* sep = ": ";
+  for (const auto& [code, n] : s.dead_letters.by_reason) {
+    std::printf("%s%s %llu", sep, code.c_str(), static_cast<unsigned long long>(n));
+    sep = ", ";
+  }
+  std::printf("\n");
   if (recovery != nullptr) {
     if (recovery->integrity_ok && recovery->notes.empty()) {
       std::printf("%-14s ok\n", "integrity");

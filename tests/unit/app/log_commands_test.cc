@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "agent/core/clock.h"
+#include "agent/store/log.h"
 #include "platform/instance_lock.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_support.h"
@@ -224,11 +226,100 @@ TEST(LogCommands, EveryCommandHasHelpThatExitsZero) {
                                         {"log", "--help"},
                                         {"log", "stats", "--help"},
                                         {"log", "export", "--help"},
-                                        {"log", "import", "--help"}}) {
+                                        {"log", "import", "--help"},
+                                        {"log", "dead-letters", "--help"}}) {
     ProgramResult r = Weir(args);
     EXPECT_EQ(r.exit_code, 0) << args.back();
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << r.out;
   }
+}
+
+// A log holding dead letters, written through the store as the agent would.
+void WriteDeadLetters(const std::filesystem::path& path) {
+  SystemClock clock;
+  store::LogOptions o;
+  o.path = path;
+  auto log = store::Log::Open(o, clock);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  auto letter = [](std::string source, std::string code, std::string topic, std::string head) {
+    store::DeadLetter d;
+    d.time_us = 1'714'521'600'000'000;  // 2024-05-01T00:00:00Z
+    d.source = std::move(source);
+    d.reason_code = std::move(code);
+    d.topic = std::move(topic);
+    d.reason = "reason for " + d.reason_code;
+    d.payload_bytes = head.size() + 1000;
+    d.payload_head = std::move(head);
+    return d;
+  };
+  ASSERT_TRUE((*log)->AppendDeadLetter(letter("ingest", "malformed", "sensors/a", "{bad")).ok());
+  ASSERT_TRUE((*log)
+                  ->AppendDeadLetter(
+                      letter("ingest", "malformed", "sensors/b", std::string("a\x00\n\xff", 4)))
+                  .ok());
+  ASSERT_TRUE((*log)->AppendDeadLetter(letter("upstream", "rejected", "up/gw-17", "env")).ok());
+  ASSERT_TRUE((*log)->Commit().ok());
+}
+
+TEST(LogCommands, DeadLettersPrintsOneEscapedLinePerLetterAndCountsPerReason) {
+  TempDir dir;
+  WriteDeadLetters(dir / "log.db");
+  ProgramResult r = Weir({"log", "dead-letters", "--log", (dir / "log.db").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> lines = Lines(r.out);
+  ASSERT_EQ(lines.size(), 4u) << r.out;
+  EXPECT_EQ(lines[0],
+            "1 2024-05-01T00:00:00Z ingest malformed sensors/a: reason for malformed | {bad "
+            "(1004 bytes)");
+  EXPECT_NE(lines[1].find("| a\\x00\\x0a\\xff (1004 bytes)"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[2].find("3 2024-05-01T00:00:00Z upstream rejected up/gw-17: "), std::string::npos)
+      << lines[2];
+  EXPECT_EQ(lines[3], "dead letters: 3 kept, 3 ever; by reason: malformed 2, rejected 1");
+}
+
+TEST(LogCommands, DeadLettersFiltersByReasonAndLimitsToTheNewest) {
+  TempDir dir;
+  WriteDeadLetters(dir / "log.db");
+  ProgramResult r = Weir({"log", "dead-letters", "--log", (dir / "log.db").string(), "--reason",
+                          "malformed", "--limit", "1", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["letters"].size(), 1u);
+  EXPECT_EQ(j["letters"][0]["id"], 2);
+  EXPECT_EQ(j["letters"][0]["topic"], "sensors/b");
+  EXPECT_EQ(j["letters"][0]["payload_head_hex"], "61000aff");
+  EXPECT_EQ(j["letters"][0]["payload_bytes"], 1004);
+  EXPECT_EQ(j["matched"], 2);
+  EXPECT_EQ(j["stats"]["total"], 3);
+  EXPECT_EQ(j["stats"]["rows"], 3);
+  EXPECT_EQ(j["stats"]["by_reason"]["malformed"], 2);
+  EXPECT_EQ(j["stats"]["by_reason"]["rejected"], 1);
+}
+
+TEST(LogCommands, StatsIncludeDeadLetterCounts) {
+  TempDir dir;
+  WriteDeadLetters(dir / "log.db");
+  nlohmann::json stats = StatsJson(dir / "log.db");
+  EXPECT_EQ(stats["dead_letters"]["total"], 3);
+  EXPECT_EQ(stats["dead_letters"]["by_reason"]["malformed"], 2);
+  ProgramResult text = Weir({"log", "stats", "--log", (dir / "log.db").string()});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("dead letters   3 ever, 3 kept: malformed 2, rejected 1"),
+            std::string::npos)
+      << text.out;
+}
+
+TEST(LogCommands, DeadLettersOfALogWithoutAnyIsEmptyWithZeroCounts) {
+  TempDir dir;
+  WriteFile(dir / "a.csv", NabCsv(10));
+  ASSERT_EQ(Weir({"log", "import", "--log", (dir / "log.db").string(), (dir / "a.csv").string()})
+                .exit_code,
+            0);
+  ProgramResult r = Weir({"log", "dead-letters", "--log", (dir / "log.db").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "dead letters: 0 kept, 0 ever\n");
+  ProgramResult missing = Weir({"log", "dead-letters", "--log", (dir / "nope.db").string()});
+  EXPECT_EQ(missing.exit_code, 2);
 }
 
 }  // namespace
