@@ -32,6 +32,50 @@ Status SyncDir(const fs::path& dir) {
   return Status::Ok();
 }
 
+// Every table the writer uses, with every column it names (kSchemaSql). A flipped byte in the
+// schema text (sqlite_master) can rename a table or column and still pass integrity_check; the
+// writer's statements would then fail to prepare and the log could not be opened or written.
+// Optional tables may be missing (a log from before dead letters): the writer creates them.
+struct TableShape {
+  const char* sql;
+  const char* table;  // nullptr: required; otherwise checked only when this table exists
+};
+constexpr TableShape kTableShapes[] = {
+    {"SELECT key, value FROM meta LIMIT 0", nullptr},
+    {"SELECT first_seq, last_seq, lane, kind, count, min_time_us, max_time_us, raw_bytes, crc, "
+     "blob FROM records LIMIT 0",
+     nullptr},
+    {"SELECT name, lane, acked_seq FROM cursors LIMIT 0", nullptr},
+    {"SELECT id, first_seq, last_seq, lane, kind, count, reason, at_us, blob FROM quarantine "
+     "LIMIT 0",
+     nullptr},
+    {"SELECT id, time_us, source, topic, reason_code, reason, payload_head, payload_bytes FROM "
+     "dead_letters LIMIT 0",
+     "dead_letters"},
+    {"SELECT reason_code, count FROM dead_letter_counts LIMIT 0", "dead_letter_counts"},
+    {"SELECT name, seq FROM sqlite_sequence LIMIT 0", "sqlite_sequence"},
+};
+
+Status CheckSchemaShape(sqlite3* db) {
+  for (const TableShape& t : kTableShapes) {
+    if (t.table != nullptr) {
+      WEIR_ASSIGN_OR_RETURN(
+          Stmt e, Stmt::Prepare(db,
+                                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                                "name = ?1"));
+      e.BindText(1, t.table);
+      WEIR_ASSIGN_OR_RETURN(bool row, e.Step("looking up a table"));
+      if (!row || e.Int(0) == 0) continue;
+    }
+    auto s = Stmt::Prepare(db, t.sql);
+    if (!s.ok() && s.status().code() == StatusCode::kInternal) {  // no such table or column
+      return DataLoss("schema damaged: " + s.status().message());
+    }
+    if (!s.ok()) return s.status();
+  }
+  return Status::Ok();
+}
+
 std::string QuarantineStamp(int64_t wall_us) {
   std::time_t secs = static_cast<std::time_t>(wall_us / 1'000'000);
   std::tm tm{};
@@ -112,7 +156,7 @@ Status CheckExisting(sqlite3* db, const fs::path& path, bool& empty_file) {
       problems += std::string(problems.empty() ? "" : "; ") + std::string(s.Text(0));
   }
   if (!problems.empty()) return DataLoss("integrity check: " + problems);
-  return Status::Ok();
+  return CheckSchemaShape(db);
 }
 
 Status VerifyRows(sqlite3* db, const Clock& clock, RecoveryReport& report) {

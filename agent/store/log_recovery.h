@@ -31,7 +31,9 @@ Status WriteSeqFile(const std::filesystem::path& path, uint64_t value);
 // --- Checks on an existing file -----------------------------------------------------------
 
 // Checks that the open file is a readable weir log: schema version, then integrity_check (small
-// files) or quick_check. Sets `empty_file` (and returns OK) when the file has no tables.
+// files) or quick_check, then that every table and column the writer uses exists (a damaged
+// schema text can pass integrity_check). Sets `empty_file` (and returns OK) when the file has no
+// tables.
 // FailedPrecondition for a newer schema (not damage), DataLoss for damage, or the SQLite error.
 Status CheckExisting(sqlite3* db, const std::filesystem::path& path, bool& empty_file);
 

@@ -280,6 +280,32 @@ TEST(StoreDeadLetterTest, UnreadableTableIsDataLossAndStatsStillWork) {
   EXPECT_EQ(st->dead_letters.total, 1u);  // the counters are in their own table
 }
 
+// A flipped byte in the schema text can rename a column and still pass integrity_check; such a
+// file is damaged: it must open (quarantined, rows salvaged) and take writes, dead letters too.
+TEST(StoreDeadLetterTest, DamagedSchemaTextQuarantinesTheFileAndTheLogStillWorks) {
+  for (const char* damage : {"ALTER TABLE dead_letters RENAME COLUMN topic TO topix",
+                             "ALTER TABLE records RENAME COLUMN raw_bytes TO raw_bytez"}) {
+    SCOPED_TRACE(damage);
+    TempDir dir;
+    FakeClock clock;
+    {
+      auto log = MustOpen(Options(dir), clock);
+      ASSERT_TRUE(log->Append(MakeReadings(10)).ok());
+      ASSERT_TRUE(log->AppendDeadLetter(Letter("malformed")).ok());
+      ASSERT_TRUE(log->Commit().ok());
+    }
+    ExecSql(dir / "log.db", damage);
+    auto log = Log::Open(Options(dir), clock);
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    EXPECT_TRUE((*log)->recovery().file_quarantined);
+    ASSERT_TRUE((*log)->Append(MakeReadings(1)).ok());
+    ASSERT_TRUE((*log)->AppendDeadLetter(Letter("malformed")).ok());
+    auto c = (*log)->Commit();
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    EXPECT_EQ(c->dead_letters, 1u);
+  }
+}
+
 TEST(StoreDeadLetterTest, StickyErrorRefusesLetters) {
   TempDir dir;
   FakeClock clock;
