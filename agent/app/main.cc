@@ -6,6 +6,7 @@
 #include "agent/app/detect_command.h"
 #include "agent/app/exit_codes.h"
 #include "agent/app/log_commands.h"
+#include "agent/app/run_command.h"
 #include "agent/app/simulate_command.h"
 #include "agent/app/sink_command.h"
 
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", WEIR_VERSION);
   app.require_subcommand(1);
   int exit_code = weir::app::kExitOk;
+  weir::app::AddRunCommand(app, &exit_code);
   weir::app::AddLogCommands(app, &exit_code);
   weir::app::AddDetectCommand(app, &exit_code);
   weir::app::AddSimulateCommand(app, &exit_code);

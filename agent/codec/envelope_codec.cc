@@ -398,11 +398,11 @@ Envelope Piece(const Envelope& e, size_t begin, size_t end, uint64_t first_seq, 
 // Appends encoded pieces for body entries [begin, end): the whole range when it fits, else the
 // two halves (so a batch of n readings costs O(n log n) encoding in the worst case).
 Status SplitInto(const Envelope& e, EnvelopeFormat format, size_t cap, size_t begin, size_t end,
-                 std::vector<std::string>* out, uint64_t* next_first, uint64_t* prev) {
+                 std::vector<EncodedEnvelope>* out, uint64_t* next_first, uint64_t* prev) {
   Envelope piece = Piece(e, begin, end, *next_first, *prev);
   WEIR_ASSIGN_OR_RETURN(std::string bytes, EncodeEnvelope(piece, format));
   if (bytes.size() <= cap) {
-    out->push_back(std::move(bytes));
+    out->push_back({std::move(bytes), piece.first_seq, piece.last_seq});
     *next_first = piece.last_seq + 1;
     *prev = piece.last_seq;
     return Status::Ok();
@@ -472,20 +472,21 @@ Result<Envelope> DecodeEnvelope(std::string_view bytes) {
                                                               : DecodeBinary(bytes);
 }
 
-Result<std::vector<std::string>> SplitEnvelope(const Envelope& envelope, EnvelopeFormat format,
-                                               size_t max_message_bytes) {
+Result<std::vector<EncodedEnvelope>> SplitEnvelopePieces(const Envelope& envelope,
+                                                         EnvelopeFormat format,
+                                                         size_t max_message_bytes) {
   if (max_message_bytes < kMinEnvelopeCapBytes) {
     return InvalidArgument("max_message_bytes " + std::to_string(max_message_bytes) +
                            " is below the minimum " + std::to_string(kMinEnvelopeCapBytes));
   }
   WEIR_RETURN_IF_ERROR(ValidateEnvelope(envelope));
-  std::vector<std::string> out;
+  std::vector<EncodedEnvelope> out;
   WEIR_ASSIGN_OR_RETURN(std::string whole, EncodeEnvelope(envelope, format));
   if (whole.size() <= max_message_bytes || envelope.gap) {
     if (whole.size() > max_message_bytes) {
       return OutOfRange("envelope: a gap record does not fit max_message_bytes");
     }
-    out.push_back(std::move(whole));
+    out.push_back({std::move(whole), envelope.first_seq, envelope.last_seq});
     return out;
   }
   const size_t n =
@@ -495,6 +496,16 @@ Result<std::vector<std::string>> SplitEnvelope(const Envelope& envelope, Envelop
   uint64_t prev = envelope.prev_seq;
   WEIR_RETURN_IF_ERROR(
       SplitInto(envelope, format, max_message_bytes, 0, n, &out, &next_first, &prev));
+  return out;
+}
+
+Result<std::vector<std::string>> SplitEnvelope(const Envelope& envelope, EnvelopeFormat format,
+                                               size_t max_message_bytes) {
+  WEIR_ASSIGN_OR_RETURN(std::vector<EncodedEnvelope> pieces,
+                        SplitEnvelopePieces(envelope, format, max_message_bytes));
+  std::vector<std::string> out;
+  out.reserve(pieces.size());
+  for (EncodedEnvelope& piece : pieces) out.push_back(std::move(piece.bytes));
   return out;
 }
 

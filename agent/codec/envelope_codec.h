@@ -89,6 +89,18 @@ EnvelopeFormat DetectEnvelopeFormat(std::string_view bytes);
 Result<std::vector<std::string>> SplitEnvelope(const Envelope& envelope, EnvelopeFormat format,
                                                size_t max_message_bytes);
 
+// One piece of SplitEnvelopePieces: the encoded message and the sequence range it covers, which
+// the forwarder tracks for its in-order acknowledgements.
+struct EncodedEnvelope {
+  std::string bytes;
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+};
+// SplitEnvelope with each piece's range.
+Result<std::vector<EncodedEnvelope>> SplitEnvelopePieces(const Envelope& envelope,
+                                                         EnvelopeFormat format,
+                                                         size_t max_message_bytes);
+
 std::string_view EnvelopeLaneName(Lane lane);  // "readings" / "defects"
 
 }  // namespace weir::codec

@@ -1,0 +1,336 @@
+#include "agent/app/run_command.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+
+#include "agent/app/exit_codes.h"
+#include "agent/app/run_config.h"
+#include "agent/app/status_file.h"
+#include "agent/config/config.h"
+#include "agent/config/diff.h"
+#include "agent/core/clock.h"
+#include "agent/core/logging.h"
+#include "agent/pipeline/pipeline.h"
+#include "agent/transport/paho_mqtt_client.h"
+#include "platform/files.h"
+#include "platform/instance_lock.h"
+#include "platform/signals.h"
+
+extern char** environ;
+
+namespace weir::app {
+namespace {
+
+constexpr size_t kMaxConfigFileBytes = 1 << 20;
+
+std::vector<std::string> Environment() {
+  std::vector<std::string> entries;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) entries.emplace_back(*e);
+  return entries;
+}
+
+// The flags as config overrides, in a fixed order, each naming its flag in errors.
+std::vector<config::Override> FlagOverrides(const RunFlags& flags) {
+  std::vector<config::Override> out;
+  auto add = [&](const std::string& value, const char* path, const char* origin) {
+    if (!value.empty()) out.push_back({path, value, origin});
+  };
+  add(flags.device, "device_id", "--device");
+  add(flags.local, "ingest.local.url", "--local");
+  add(flags.upstream, "upstream.broker.url", "--upstream");
+  if (!flags.state.empty()) {
+    std::error_code ec;
+    const auto abs = std::filesystem::absolute(flags.state, ec);
+    add(ec ? flags.state : abs.lexically_normal().string(), "store.state_dir", "--state");
+  }
+  add(flags.format, "upstream.format", "--format");
+  if (!flags.subscribe.empty()) {
+    nlohmann::json subs = nlohmann::json::array();
+    for (const std::string& topic : flags.subscribe) subs.push_back({{"topic", topic}});
+    out.push_back({"ingest.subscriptions", subs.dump(), "--subscribe"});
+  }
+  for (const std::string& kv : flags.set) {
+    auto o = config::ParseOverride(kv, "--set");
+    if (o.ok()) out.push_back(*o);
+    // A malformed --set is reported by LoadConfig, which parses it again.
+  }
+  return out;
+}
+
+Result<config::AgentConfig> LoadConfig(const RunFlags& flags) {
+  config::Sources sources;
+  if (!flags.config_file.empty()) {
+    auto text = platform::ReadFile(flags.config_file, kMaxConfigFileBytes);
+    if (!text.ok()) {
+      return InvalidArgument(flags.config_file + ": " + text.status().message());
+    }
+    sources.file_json = std::move(*text);
+    sources.file_name = flags.config_file;
+  }
+  for (const std::string& kv : flags.set) {
+    auto o = config::ParseOverride(kv, "--set");
+    if (!o.ok()) return o.status();
+  }
+  sources.environ_entries = Environment();
+  sources.flags = FlagOverrides(flags);
+  return config::Load(sources);
+}
+
+// Counts starts of the agent on this state directory: the envelope's boot_epoch, which tells a
+// consumer that the device restarted. A missing or unreadable file starts again from 1.
+uint64_t NextBootEpoch(const std::filesystem::path& state_dir) {
+  uint64_t epoch = 0;
+  if (auto text = platform::ReadFile(BootEpochPathIn(state_dir), 64); text.ok()) {
+    epoch = std::strtoull(text->c_str(), nullptr, 10);
+  }
+  ++epoch;
+  const Status s =
+      platform::WriteFileAtomically(BootEpochPathIn(state_dir), std::to_string(epoch) + "\n");
+  if (!s.ok()) LogWarn("agent", "boot epoch not saved: " + s.ToString());
+  return epoch;
+}
+
+// Writes status.json and keeps the rates between calls.
+class StatusWriter {
+ public:
+  StatusWriter(std::string device, std::filesystem::path path, const Clock& clock)
+      : device_(std::move(device)), path_(std::move(path)), clock_(clock), start_(clock.Now()) {}
+
+  void Write(const pipeline::Pipeline& p, const std::string& state) {
+    const auto snap = p.Snapshot();
+    const auto now = clock_.Now();
+    StatusContext c;
+    c.device_id = device_;
+    c.state = state;
+    c.now_us = clock_.WallMicros();
+    c.uptime_s = std::chrono::duration<double>(now - start_).count();
+    const double dt = std::chrono::duration<double>(now - last_at_).count();
+    if (has_last_ && dt > 0) {
+      c.ingest_readings_per_s = static_cast<double>(snap.ingest_readings - last_ingest_) / dt;
+      c.forward_readings_per_s = static_cast<double>(snap.forward.readings_acked - last_fwd_) / dt;
+    }
+    has_last_ = true;
+    last_at_ = now;
+    last_ingest_ = snap.ingest_readings;
+    last_fwd_ = snap.forward.readings_acked;
+    // No fsync of the directory each second: the file is advisory and rewritten constantly.
+    const Status s = platform::WriteFileAtomically(path_, RenderStatusJson(snap, c));
+    if (!s.ok() && !warned_) {
+      LogWarn("agent", "status file not written: " + s.ToString());
+      warned_ = true;
+    }
+  }
+
+ private:
+  const std::string device_;
+  const std::filesystem::path path_;
+  const Clock& clock_;
+  const Clock::TimePoint start_;
+  Clock::TimePoint last_at_{};
+  bool has_last_ = false;
+  uint64_t last_ingest_ = 0;
+  uint64_t last_fwd_ = 0;
+  bool warned_ = false;
+};
+
+void Reload(const RunFlags& flags, config::AgentConfig& current, pipeline::Pipeline& p) {
+  auto next = LoadConfig(flags);
+  if (!next.ok()) {
+    LogError("agent", "reload refused, keeping the running config: " + next.status().message());
+    return;
+  }
+  const auto changes = config::Diff(current, *next);
+  if (changes.empty()) {
+    LogInfo("agent", "reload: no changes");
+    return;
+  }
+  auto routes = MakeRoutes(*next);
+  if (!routes.ok()) {
+    LogError("agent", "reload refused: " + routes.status().message());
+    return;
+  }
+  for (const config::Change& c : changes) {
+    // store.* keys shape the open log (commit group, quota) and are read once at start.
+    const bool live = c.apply == config::Apply::kLive && c.path.rfind("store.", 0) != 0;
+    LogInfo("agent", "reload: " + c.path + " " + c.before + " -> " + c.after +
+                         (live ? "" : " (applies at the next start)"));
+  }
+  if (auto level = ParseLogLevel(next->log_level())) SetLogLevel(*level);
+  p.Reload(std::move(*routes), next->ingest().max_payload_bytes(), ForwarderSettingsFrom(*next));
+  current = std::move(*next);
+}
+
+// After the first SIGTERM: a second one (or SIGINT) ends the process at once. Committed records
+// are safe in the log whatever happens; the drain only shortens the next start's backlog.
+void WatchForSecondSignal(std::atomic<bool>& done) {
+  platform::SignalWaiter waiter;
+  while (!done.load()) {
+    auto sig = waiter.Wait(std::chrono::milliseconds(100));
+    if (sig.ok() && sig->has_value() && **sig != SIGHUP) {
+      LogWarn("agent", "second signal: exiting now without finishing the drain");
+      std::_Exit(kExitInterrupted);
+    }
+  }
+}
+
+}  // namespace
+
+int RunAgent(const RunFlags& flags) {
+  if (const Status s = platform::BlockShutdownSignals(); !s.ok()) {
+    std::fprintf(stderr, "weir run: %s\n", s.ToString().c_str());
+    return kExitFailure;
+  }
+  auto loaded = LoadConfig(flags);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "weir run: %s\n", loaded.status().message().c_str());
+    return kExitUsage;
+  }
+  config::AgentConfig config = std::move(*loaded);
+  if (auto level = ParseLogLevel(config.log_level())) SetLogLevel(*level);
+  const std::filesystem::path state_dir = config.store().state_dir();
+  if (const Status s = platform::EnsureDirectory(state_dir); !s.ok()) {
+    LogError("agent", "store.state_dir: " + s.ToString());
+    return kExitFailure;
+  }
+  auto lock = platform::InstanceLock::Acquire(state_dir);
+  if (!lock.ok()) {
+    LogError("agent", lock.status().ToString());
+    return lock.status().code() == StatusCode::kAlreadyExists ? kExitLocked : kExitFailure;
+  }
+  const Clock& clock = SystemClock::Instance();
+  auto log = store::Log::Open(LogOptionsFrom(config), clock);
+  if (!log.ok()) {
+    LogError("agent", "opening the log: " + log.status().ToString());
+    return log.status().code() == StatusCode::kAlreadyExists ? kExitLocked : kExitFailure;
+  }
+  for (const std::string& note : (*log)->recovery().notes) LogWarn("store", note);
+
+  auto local = transport::NewPahoMqttClient(LocalMqttOptions(config));
+  if (!local.ok()) {
+    LogError("agent", "ingest.local: " + local.status().ToString());
+    return kExitUsage;
+  }
+  auto upstream = transport::NewPahoMqttClient(UpstreamMqttOptions(config));
+  if (!upstream.ok()) {
+    LogError("agent", "upstream.broker: " + upstream.status().ToString());
+    return kExitUsage;
+  }
+  auto routes = MakeRoutes(config);
+  if (!routes.ok()) {
+    LogError("agent", routes.status().message());
+    return kExitUsage;
+  }
+
+  pipeline::PipelineOptions options;
+  options.routes = std::move(*routes);
+  options.max_payload_bytes = config.ingest().max_payload_bytes();
+  options.forward.device_id = config.device_id();
+  options.forward.boot_epoch = NextBootEpoch(state_dir);
+  options.forward.data_topic = DataTopic(config);
+  options.forward.defects_topic = DefectsTopic(config);
+  options.forward.settings = ForwarderSettingsFrom(config);
+  auto pipeline = pipeline::Pipeline::Start(std::move(options), std::move(*log), std::move(*local),
+                                            std::move(*upstream), clock);
+  if (!pipeline.ok()) {
+    LogError("agent", "start: " + pipeline.status().ToString());
+    return kExitFailure;
+  }
+  pipeline::Pipeline& p = **pipeline;
+  LogInfo("agent", "running: device " + config.device_id() + ", local " +
+                       config.ingest().local().url() + ", upstream " +
+                       config.upstream().broker().url() + ", state " + state_dir.string());
+
+  StatusWriter status(config.device_id(), StatusPathIn(state_dir), clock);
+  status.Write(p, "running");
+  platform::SignalWaiter waiter;
+  int exit_code = kExitOk;
+  auto next_status = clock.Now() + std::chrono::seconds(1);
+  while (true) {
+    const auto wait =
+        std::chrono::duration_cast<std::chrono::milliseconds>(next_status - clock.Now());
+    auto sig = waiter.Wait(std::max(wait, std::chrono::milliseconds(1)));
+    if (sig.ok() && sig->has_value()) {
+      if (**sig == SIGHUP) {
+        Reload(flags, config, p);
+        continue;
+      }
+      LogInfo("agent", std::string("signal ") + strsignal(**sig) + ": draining");
+      break;
+    }
+    if (auto fatal = p.fatal_error()) {
+      exit_code = kExitFailure;
+      break;
+    }
+    if (clock.Now() >= next_status) {
+      status.Write(p, "running");
+      next_status = clock.Now() + std::chrono::seconds(1);
+    }
+  }
+  status.Write(p, "draining");
+  std::atomic<bool> done{false};
+  std::thread watcher(WatchForSecondSignal, std::ref(done));
+  const Status shutdown = p.Shutdown(flags.drain_timeout);
+  done.store(true);
+  watcher.join();
+  status.Write(p, "stopped");
+  if (!shutdown.ok()) {
+    LogError("agent", "the log reported an error at shutdown: " + shutdown.ToString());
+    exit_code = kExitFailure;
+  }
+  LogInfo("agent", "stopped");
+  return exit_code;
+}
+
+void AddRunCommand(CLI::App& app, int* exit_code) {
+  auto flags = std::make_shared<RunFlags>();
+  auto drain_ms = std::make_shared<int64_t>(5000);
+  CLI::App* cmd = app.add_subcommand(
+      "run",
+      "Run the agent: take readings from the local broker, keep them in the on-device log, "
+      "forward them upstream in order. Flags override the config file and the environment.");
+  cmd->add_option("--config,-c", flags->config_file, "JSON config file (e.g. /etc/weir/weir.json)");
+  cmd->add_option("--local", flags->local, "Local broker URL (ingest.local.url)");
+  cmd->add_option("--subscribe", flags->subscribe,
+                  "Topic filter of JSON readings, repeatable (ingest.subscriptions)");
+  cmd->add_option("--upstream", flags->upstream, "Upstream broker URL (upstream.broker.url)");
+  cmd->add_option("--device", flags->device, "Device id (device_id)");
+  cmd->add_option("--state", flags->state, "State directory (store.state_dir)");
+  cmd->add_option("--format", flags->format,
+                  "Upstream encoding: protobuf or json (upstream.format)");
+  cmd->add_option("--set", flags->set, "Any config key: --set store.quota_bytes=500000000");
+  cmd->add_option("--drain-timeout-ms", *drain_ms,
+                  "On SIGTERM, how long to wait for the upstream to take the backlog")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{600000}));
+  cmd->callback([flags, drain_ms, exit_code] {
+    flags->drain_timeout = std::chrono::milliseconds(*drain_ms);
+    *exit_code = RunAgent(*flags);
+  });
+
+  auto state = std::make_shared<std::string>("/var/lib/weir");
+  CLI::App* st = app.add_subcommand("status", "Print the running agent's status file");
+  st->add_option("--state", *state, "State directory")->capture_default_str();
+  st->callback([state, exit_code] {
+    auto text = platform::ReadFile(StatusPathIn(*state), 1 << 20);
+    if (!text.ok()) {
+      std::fprintf(stderr, "weir status: %s (is weir run using --state %s?)\n",
+                   text.status().message().c_str(), state->c_str());
+      *exit_code = kExitFailure;
+      return;
+    }
+    std::fwrite(text->data(), 1, text->size(), stdout);
+    *exit_code = kExitOk;
+  });
+}
+
+}  // namespace weir::app

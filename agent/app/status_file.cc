@@ -1,0 +1,79 @@
+#include "agent/app/status_file.h"
+
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+namespace weir::app {
+namespace {
+
+std::string_view LocalStateName(pipeline::LocalState state) {
+  switch (state) {
+    case pipeline::LocalState::kConnected:
+      return "connected";
+    case pipeline::LocalState::kConnecting:
+      return "connecting";
+    case pipeline::LocalState::kDisconnected:
+      return "disconnected";
+  }
+  return "disconnected";
+}
+
+}  // namespace
+
+std::string RenderStatusJson(const pipeline::PipelineSnapshot& s, const StatusContext& c) {
+  using nlohmann::json;
+  json ingest = {
+      {"local", LocalStateName(s.local)},
+      {"messages", s.ingest_messages},
+      {"readings", s.ingest_readings},
+      {"rejected", s.ingest_rejected},
+      {"rejected_by_reason", s.rejected_by_reason},
+      {"queue_depth", s.ingest_queue_depth},
+      {"dropped_at_shutdown", s.ingest_dropped_at_shutdown + s.store.dropped_at_shutdown},
+      {"readings_per_s", c.ingest_readings_per_s},
+  };
+  json store = {
+      {"readings_committed", s.store.readings_committed},
+      {"defects_committed", s.store.defects_committed},
+      {"dead_letters_committed", s.store.dead_letters_committed},
+      {"commits", s.store.commits},
+      {"last_seq", s.store.last_committed_seq},
+      {"paused", s.store.paused},
+      {"paused_ms", s.store.ingest_paused_ms},
+  };
+  const auto& f = s.forward;
+  double oldest_age_s = 0;
+  if (f.oldest_unsent_us != 0 && c.now_us > f.oldest_unsent_us) {
+    oldest_age_s = static_cast<double>(c.now_us - f.oldest_unsent_us) / 1e6;
+  }
+  json forward = {
+      {"upstream", pipeline::LinkStateName(f.state)},
+      {"messages_sent", f.messages_sent},
+      {"messages_acked", f.messages_acked},
+      {"readings_acked", f.readings_acked},
+      {"defects_acked", f.defects_acked},
+      {"gaps_sent", f.gaps_sent},
+      {"readings_per_s", c.forward_readings_per_s},
+      {"resends", f.resends},
+      {"rejections", f.rejections},
+      {"dead_letters", f.dead_letters},
+      {"inflight", f.inflight},
+      {"connects", f.connects},
+      {"connection_losses", f.connection_losses},
+      {"acked_seq", {{"defects", f.acked_seq[0]}, {"readings", f.acked_seq[1]}}},
+      {"backlog_rows", f.backlog_rows},
+      {"backlog_bytes", f.backlog_bytes},
+      {"oldest_unsent_age_s", oldest_age_s},
+      {"last_error", f.last_error},
+  };
+  json doc = {
+      {"device", c.device_id}, {"pid", static_cast<int64_t>(::getpid())},
+      {"state", c.state},      {"uptime_s", c.uptime_s},
+      {"time_us", c.now_us},   {"ingest", ingest},
+      {"store", store},        {"forward", forward},
+  };
+  return doc.dump(2) + "\n";
+}
+
+}  // namespace weir::app

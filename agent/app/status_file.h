@@ -1,0 +1,26 @@
+// The status file of `weir run`: `<state_dir>/status.json`, rewritten atomically every second and
+// once at exit, for operators (`weir status`, scripts, a node exporter's textfile collector via
+// the Prometheus rendering) and for tests. Fields are listed in the README ("Operations").
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "agent/pipeline/pipeline.h"
+
+namespace weir::app {
+
+struct StatusContext {
+  std::string device_id;
+  std::string state;  // "running", "draining", "stopped"
+  double uptime_s = 0;
+  TimeMicros now_us = 0;
+  double ingest_readings_per_s = 0;   // over the last status interval
+  double forward_readings_per_s = 0;  // acknowledged upstream, over the last interval
+};
+
+// The status document as pretty JSON. Pure.
+std::string RenderStatusJson(const pipeline::PipelineSnapshot& snapshot,
+                             const StatusContext& context);
+
+}  // namespace weir::app

@@ -1,0 +1,106 @@
+// Ingest: turns messages from the local broker into readings for the store thread.
+//
+// Each configured route maps an MQTT topic filter to a payload parser (agent/codec). OnMessage is
+// the local client's on_message callback: it finds the first route whose filter matches, parses
+// the payload, and hands the result to the store thread through a bounded queue. A payload that
+// does not parse becomes a dead letter (topic, reason code, message, first bytes), counted per
+// reason; it never stalls ingest.
+//
+// Queue full-policy: block. When the store thread falls behind (a slow disk, or the quota's
+// pause_ingest policy), OnMessage waits for room, which stops the MQTT client reading its socket
+// and pushes back on the broker, which holds our persistent session's QoS 1 messages. Dropping
+// instead would lose messages the broker already considers delivered. The wait ends when the
+// queue is closed at shutdown; the message is then lost, and is counted
+// (`ingest_dropped_at_shutdown`) — it is inside the stated inbound loss window.
+//
+// Threads: OnMessage runs on the MQTT client's callback thread, is noexcept and is the only
+// producer; SetRoutes may be called from any thread (SIGHUP reload) and swaps the table
+// atomically. Counters are atomic.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/codec/payload_parser.h"
+#include "agent/core/bounded_queue.h"
+#include "agent/core/clock.h"
+#include "agent/core/record.h"
+#include "agent/store/log.h"
+#include "agent/transport/mqtt_client.h"
+
+namespace weir::pipeline {
+
+// What the store thread receives for one inbound message: its readings, or a dead letter.
+struct IngestItem {
+  std::vector<Reading> readings;
+  std::optional<store::DeadLetter> dead_letter;
+  Clock::TimePoint arrived{};  // monotonic arrival time, for latency measurements
+};
+
+using IngestQueue = BoundedQueue<IngestItem>;
+
+// One subscription: a topic filter and the parser for what arrives on it.
+struct IngestRoute {
+  std::string filter;
+  std::shared_ptr<const codec::PayloadParser> parser;
+};
+
+// The reason codes of ingest dead letters (store::DeadLetter::reason_code), stable for counting
+// and for operators' alerts:
+//   too_large   the payload is over ingest.max_payload_bytes (not parsed)
+//   malformed   not valid in the route's format (bad JSON, wrong type, missing field)
+//   not_finite  a value that is NaN or infinite
+//   bad_time    an event time outside [now - max_past, now + max_future]
+//   bad_sensor  an empty or invalid sensor id
+//   no_route    no configured filter matches the topic (after a reload narrowed them)
+// The parser's message (which names the field) is kept as the dead letter's reason.
+std::string_view ClassifyParseError(const Status& error, size_t payload_bytes,
+                                    size_t max_payload_bytes);
+
+class Ingest {
+ public:
+  // `queue` and `clock` must outlive the Ingest. `max_payload_bytes` is the parsers' limit, used
+  // to classify oversize payloads.
+  Ingest(std::vector<IngestRoute> routes, size_t max_payload_bytes, IngestQueue& queue,
+         const Clock& clock);
+
+  // The local client's on_message. Blocks while the queue is full (see the file comment).
+  void OnMessage(const transport::InboundMessage& message) noexcept;
+
+  // Replaces the routes (reload). Messages already parsed are unaffected.
+  void SetRoutes(std::vector<IngestRoute> routes, size_t max_payload_bytes);
+  // The filters of the current routes, for subscribing.
+  std::vector<std::string> Filters() const;
+
+  uint64_t messages() const { return messages_.load(std::memory_order_relaxed); }
+  uint64_t readings() const { return readings_.load(std::memory_order_relaxed); }
+  uint64_t rejected() const { return rejected_.load(std::memory_order_relaxed); }
+  uint64_t dropped_at_shutdown() const { return dropped_.load(std::memory_order_relaxed); }
+  // Rejected messages per reason code since start.
+  std::map<std::string, uint64_t> RejectedByReason() const;
+
+ private:
+  struct Table {
+    std::vector<IngestRoute> routes;
+    size_t max_payload_bytes = 0;
+  };
+  void Reject(std::string_view topic, std::string_view payload, std::string_view code,
+              std::string reason, IngestItem* item);
+
+  IngestQueue& queue_;
+  const Clock& clock_;
+  mutable std::mutex mu_;  // guards table_ (the pointer) and by_reason_
+  std::shared_ptr<const Table> table_;
+  std::map<std::string, uint64_t> by_reason_;
+  std::atomic<uint64_t> messages_{0};
+  std::atomic<uint64_t> readings_{0};
+  std::atomic<uint64_t> rejected_{0};
+  std::atomic<uint64_t> dropped_{0};
+};
+
+}  // namespace weir::pipeline

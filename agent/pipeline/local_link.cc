@@ -1,0 +1,115 @@
+#include "agent/pipeline/local_link.h"
+
+#include "agent/core/logging.h"
+
+namespace weir::pipeline {
+
+Result<std::unique_ptr<LocalLink>> LocalLink::Start(transport::MqttClient& client, Ingest& ingest,
+                                                    BackoffOptions backoff, int qos,
+                                                    const Clock& clock) {
+  std::unique_ptr<LocalLink> link(new LocalLink(client, ingest, backoff, qos, clock));
+  LocalLink* raw = link.get();
+  transport::MqttCallbacks callbacks;
+  callbacks.on_connected = [raw](bool) {
+    raw->connected_.store(true, std::memory_order_release);
+    raw->Wake();
+  };
+  callbacks.on_connection_lost = [raw](const Status& reason) {
+    {
+      std::lock_guard lock(raw->mu_);
+      raw->last_error_ = reason.ToString();
+    }
+    raw->lost_.store(true, std::memory_order_release);
+    raw->Wake();
+  };
+  callbacks.on_subscribed = [](const Status& result) {
+    if (!result.ok())
+      LogError("ingest", "local broker refused a subscription: " + result.ToString());
+  };
+  callbacks.on_message = [raw](const transport::InboundMessage& m) { raw->ingest_.OnMessage(m); };
+  client.SetCallbacks(std::move(callbacks));
+  WEIR_ASSIGN_OR_RETURN(link->worker_,
+                        Worker::Start("weir-local", [raw](Worker& w) { raw->Run(w); }));
+  return link;
+}
+
+LocalLink::~LocalLink() { Stop(); }
+
+void LocalLink::Wake() {
+  // The body publishes its Worker once it runs, so a callback never reads worker_ while Start()
+  // is still assigning it.
+  if (Worker* w = self_.load(std::memory_order_acquire)) w->Notify();
+}
+
+void LocalLink::Subscribe() {
+  std::vector<transport::Subscription> subs;
+  for (const std::string& filter : ingest_.Filters()) subs.push_back({filter, qos_});
+  const Status s = client_.Subscribe(subs);
+  if (!s.ok()) LogWarn("ingest", "subscribe failed: " + s.ToString());
+}
+
+void LocalLink::Resubscribe() {
+  if (state() == LocalState::kConnected) Subscribe();
+}
+
+void LocalLink::Run(Worker& worker) {
+  Clock::TimePoint next_attempt = clock_.Now();
+  bool outage_logged = false;
+  self_.store(&worker, std::memory_order_release);
+  while (!worker.stop_requested()) {
+    if (connected_.exchange(false, std::memory_order_acq_rel)) {
+      state_.store(LocalState::kConnected, std::memory_order_release);
+      connects_.fetch_add(1, std::memory_order_relaxed);
+      backoff_.Reset();
+      Subscribe();
+      LogInfo("ingest", outage_logged ? "local broker connected again" : "local broker connected");
+      outage_logged = false;
+    }
+    if (lost_.exchange(false, std::memory_order_acq_rel)) {
+      const bool was_connected = state() == LocalState::kConnected;
+      state_.store(LocalState::kDisconnected, std::memory_order_release);
+      const auto delay = backoff_.Next();
+      next_attempt = clock_.Now() + delay;
+      if (!outage_logged) {
+        std::string error;
+        {
+          std::lock_guard lock(mu_);
+          error = last_error_;
+        }
+        LogWarn("ingest", std::string(was_connected ? "local broker connection lost: "
+                                                    : "local broker connect failed: ") +
+                              error + "; retrying with backoff");
+        outage_logged = true;
+      }
+    }
+    if (state() == LocalState::kDisconnected && clock_.Now() >= next_attempt) {
+      const Status s = client_.Connect();
+      if (s.ok()) {
+        state_.store(LocalState::kConnecting, std::memory_order_release);
+      } else if (s.code() != StatusCode::kFailedPrecondition) {
+        next_attempt = clock_.Now() + backoff_.Next();
+      }
+    }
+    const Clock::TimePoint deadline =
+        state() == LocalState::kDisconnected ? next_attempt : Clock::TimePoint::max();
+    worker.WaitUntil(
+        [this] {
+          return connected_.load(std::memory_order_acquire) ||
+                 lost_.load(std::memory_order_acquire);
+        },
+        deadline);
+  }
+}
+
+void LocalLink::Stop(std::chrono::milliseconds timeout) {
+  if (!worker_) return;
+  worker_->RequestStop();
+  worker_->Join();
+  self_.store(nullptr, std::memory_order_release);
+  worker_.reset();
+  const Status s = client_.Disconnect(timeout);
+  if (!s.ok()) LogDebug("ingest", "disconnect: " + s.ToString());
+  state_.store(LocalState::kDisconnected, std::memory_order_release);
+}
+
+}  // namespace weir::pipeline

@@ -1,0 +1,70 @@
+// LocalLink: keeps the ingest client connected to the local broker and subscribed.
+//
+// The MQTT client never reconnects by itself (agent/transport/mqtt_client.h); LocalLink does,
+// spaced by capped exponential backoff with full jitter, and subscribes to the ingest filters on
+// every connect (also when the broker kept our persistent session: subscribing again is harmless
+// and picks up filters added by a reload). Inbound messages go straight to Ingest::OnMessage.
+//
+// Threads: one Worker thread ("weir-local") connects; the client's callbacks only record events.
+// Public methods are thread-safe. Stop() blocks for the disconnect.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "agent/core/backoff.h"
+#include "agent/core/clock.h"
+#include "agent/core/worker.h"
+#include "agent/pipeline/ingest.h"
+#include "agent/transport/mqtt_client.h"
+
+namespace weir::pipeline {
+
+enum class LocalState { kDisconnected, kConnecting, kConnected };
+
+class LocalLink {
+ public:
+  // `client`, `ingest` and `clock` must outlive the link. Sets the client's callbacks and starts
+  // connecting at once.
+  static Result<std::unique_ptr<LocalLink>> Start(transport::MqttClient& client, Ingest& ingest,
+                                                  BackoffOptions backoff, int qos,
+                                                  const Clock& clock);
+  ~LocalLink();  // Stop()s
+
+  // Subscribes to the ingest's current filters now (after a reload), if connected.
+  void Resubscribe();
+  // Stops reconnecting and disconnects; messages already received have been handed to Ingest.
+  // Blocks up to `timeout`.
+  void Stop(std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
+
+  LocalState state() const { return state_.load(std::memory_order_acquire); }
+  uint64_t connects() const { return connects_.load(std::memory_order_relaxed); }
+
+ private:
+  LocalLink(transport::MqttClient& client, Ingest& ingest, BackoffOptions backoff, int qos,
+            const Clock& clock)
+      : client_(client), ingest_(ingest), backoff_(backoff), qos_(qos), clock_(clock) {}
+  void Run(Worker& worker);
+  void Subscribe();
+  void Wake();
+
+  transport::MqttClient& client_;
+  Ingest& ingest_;
+  Backoff backoff_;  // worker thread only
+  const int qos_;
+  const Clock& clock_;
+  std::unique_ptr<Worker> worker_;
+  std::atomic<Worker*> self_{nullptr};
+  std::atomic<LocalState> state_{LocalState::kDisconnected};
+  std::atomic<bool> lost_{false};       // a connection loss the worker has not handled yet
+  std::atomic<bool> connected_{false};  // a connect the worker has not handled yet
+  std::atomic<uint64_t> connects_{0};
+  std::mutex mu_;
+  std::string last_error_;
+};
+
+}  // namespace weir::pipeline

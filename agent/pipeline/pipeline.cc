@@ -1,0 +1,99 @@
+#include "agent/pipeline/pipeline.h"
+
+#include <thread>
+#include <utility>
+
+#include "agent/core/logging.h"
+
+namespace weir::pipeline {
+
+Result<std::unique_ptr<Pipeline>> Pipeline::Start(PipelineOptions options,
+                                                  std::unique_ptr<store::Log> log,
+                                                  std::unique_ptr<transport::MqttClient> local,
+                                                  std::unique_ptr<transport::MqttClient> upstream,
+                                                  const Clock& clock) {
+  std::unique_ptr<Pipeline> p(new Pipeline());
+  p->local_client_ = std::move(local);
+  p->upstream_client_ = std::move(upstream);
+  p->queue_ = std::make_unique<IngestQueue>(options.ingest_queue_messages);
+  p->ingest_ = std::make_unique<Ingest>(std::move(options.routes), options.max_payload_bytes,
+                                        *p->queue_, clock);
+  options.forward.log_path = log->options().path;
+  Pipeline* raw = p.get();
+  // The forwarder starts after the store (it reads the cursor the store loaded), but the store's
+  // commit callback needs the forwarder: it looks it up through the pipeline, and a commit before
+  // the forwarder exists is picked up by the forwarder's first read.
+  WEIR_ASSIGN_OR_RETURN(p->store_,
+                        StoreStage::Start(std::move(log), *p->queue_, options.store, clock,
+                                          std::move(options.detect), [raw] {
+                                            if (Forwarder* f = raw->forwarder_ptr_.load()) {
+                                              f->NotifyCommitted();
+                                            }
+                                          }));
+  WEIR_ASSIGN_OR_RETURN(p->forwarder_, Forwarder::Start(std::move(options.forward),
+                                                        *p->upstream_client_, *p->store_, clock));
+  p->forwarder_ptr_.store(p->forwarder_.get());
+  WEIR_ASSIGN_OR_RETURN(p->local_,
+                        LocalLink::Start(*p->local_client_, *p->ingest_, options.local_backoff,
+                                         options.ingest_qos, clock));
+  return p;
+}
+
+Pipeline::~Pipeline() { (void)Shutdown(std::chrono::milliseconds(0)); }
+
+Status Pipeline::Shutdown(std::chrono::milliseconds drain_timeout) {
+  if (shut_down_) return shutdown_status_;
+  shut_down_ = true;
+  const auto start = std::chrono::steady_clock::now();
+  // 1. No new input.
+  if (local_) local_->Stop();
+  // 2. Commit what was received.
+  if (store_) {
+    store_->CloseInput();
+    while (!store_->drained() && !store_->fatal_error()) {
+      // The store thread is committing the last batch; it takes milliseconds.
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+  // 3. Forward what is committed, within the drain timeout.
+  if (forwarder_ && store_ && !store_->fatal_error()) {
+    forwarder_->NotifyCommitted();
+    const bool done = forwarder_->Drain(start + drain_timeout);
+    const auto c = forwarder_->counters();
+    LogInfo("agent", std::string(done ? "drained: " : "drain incomplete: ") +
+                         "acked up to readings " + std::to_string(c.acked_seq[1]) + ", defects " +
+                         std::to_string(c.acked_seq[0]) +
+                         (done ? "" : "; the rest is kept in the log for the next start"));
+  }
+  // 4. Stop forwarding.
+  if (forwarder_) {
+    forwarder_ptr_.store(nullptr);
+    forwarder_->Stop();
+  }
+  // 5. Last acks, last commit, close the log.
+  if (store_) shutdown_status_ = store_->Stop();
+  return shutdown_status_;
+}
+
+void Pipeline::Reload(std::vector<IngestRoute> routes, size_t max_payload_bytes,
+                      const ForwarderSettings& forward) {
+  ingest_->SetRoutes(std::move(routes), max_payload_bytes);
+  local_->Resubscribe();
+  forwarder_->UpdateSettings(forward);
+}
+
+PipelineSnapshot Pipeline::Snapshot() const {
+  PipelineSnapshot s;
+  s.local = local_ ? local_->state() : LocalState::kDisconnected;
+  s.ingest_messages = ingest_->messages();
+  s.ingest_readings = ingest_->readings();
+  s.ingest_rejected = ingest_->rejected();
+  s.rejected_by_reason = ingest_->RejectedByReason();
+  s.ingest_dropped_at_shutdown = ingest_->dropped_at_shutdown();
+  s.ingest_queue_depth = queue_->size();
+  s.store = store_->counters();
+  s.forward = forwarder_->counters();
+  return s;
+}
+
+}  // namespace weir::pipeline

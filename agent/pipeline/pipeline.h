@@ -1,0 +1,108 @@
+// Pipeline: the running agent's stages wired together, and their shutdown order.
+//
+//   local broker -> LocalLink/Ingest (MQTT callback thread: parse, hand off)
+//                -> IngestQueue (bounded, blocking: back-pressure to the broker)
+//                -> StoreStage (store thread: detect, append, group commit, apply acks)
+//                -> Forwarder (forward thread: read the log, publish, in-order acks)
+//                -> upstream broker
+//
+// Shutdown (Shutdown()) drains in this fixed order, so nothing accepted is dropped:
+//   1. stop ingest: LocalLink disconnects (no new messages; the ones received are queued);
+//   2. the store thread drains the queue and commits;
+//   3. the forwarder sends what is committed until the backlog is acknowledged, the upstream is
+//      down, or the drain timeout passes (whatever is left stays in the log for the next start);
+//   4. the forwarder stops and disconnects;
+//   5. the store thread applies the last acks, commits and closes the log.
+// No step waits on a backoff sleep.
+//
+// Threads: Start, Shutdown and Reload are called from one thread (main); Snapshot from any.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/core/backoff.h"
+#include "agent/core/clock.h"
+#include "agent/core/status.h"
+#include "agent/pipeline/forwarder.h"
+#include "agent/pipeline/ingest.h"
+#include "agent/pipeline/local_link.h"
+#include "agent/pipeline/store_stage.h"
+#include "agent/store/log.h"
+#include "agent/transport/mqtt_client.h"
+
+namespace weir::pipeline {
+
+struct PipelineOptions {
+  std::vector<IngestRoute> routes;
+  size_t max_payload_bytes = 64 * 1024;
+  int ingest_qos = 1;
+  // Messages between the MQTT callback and the store thread. At typical payloads (one reading,
+  // ~100 bytes parsed) 4,096 messages are well under 1 MB; the store thread takes them in
+  // microseconds unless the disk stalls or the quota pauses ingest.
+  size_t ingest_queue_messages = 4096;
+  BackoffOptions local_backoff{std::chrono::milliseconds(200), std::chrono::seconds(10)};
+  StoreStageOptions store;
+  ForwarderOptions forward;  // device_id, topics, log_path and settings filled by the caller
+  DetectHook detect;         // may be empty
+};
+
+// A consistent-enough view for the status file (each part is read atomically on its own).
+struct PipelineSnapshot {
+  LocalState local = LocalState::kDisconnected;
+  uint64_t ingest_messages = 0;
+  uint64_t ingest_readings = 0;
+  uint64_t ingest_rejected = 0;
+  std::map<std::string, uint64_t> rejected_by_reason;
+  uint64_t ingest_dropped_at_shutdown = 0;
+  size_t ingest_queue_depth = 0;
+  StoreStageCounters store;
+  ForwarderCounters forward;
+};
+
+class Pipeline {
+ public:
+  // Starts every stage; the clients are owned, the log is handed to the store thread.
+  static Result<std::unique_ptr<Pipeline>> Start(PipelineOptions options,
+                                                 std::unique_ptr<store::Log> log,
+                                                 std::unique_ptr<transport::MqttClient> local,
+                                                 std::unique_ptr<transport::MqttClient> upstream,
+                                                 const Clock& clock);
+  ~Pipeline();  // Shutdown(0) if not done
+
+  // The fixed-order drain above. Blocks up to about drain_timeout plus a few disconnect
+  // timeouts. Returns the log's write error, if any. Idempotent.
+  Status Shutdown(std::chrono::milliseconds drain_timeout);
+
+  // Applies settings that may change while running: the routes (new filters are subscribed;
+  // messages on removed filters are dead-lettered as no_route until the next restart, because
+  // the persistent session keeps their subscriptions) and the forwarder's settings.
+  void Reload(std::vector<IngestRoute> routes, size_t max_payload_bytes,
+              const ForwarderSettings& forward);
+
+  PipelineSnapshot Snapshot() const;
+  // Set when the store can no longer write: the agent should exit (and be restarted).
+  std::optional<Status> fatal_error() const { return store_->fatal_error(); }
+  const store::RecoveryReport& recovery() const { return store_->recovery(); }
+
+ private:
+  Pipeline() = default;
+
+  std::unique_ptr<transport::MqttClient> local_client_;
+  std::unique_ptr<transport::MqttClient> upstream_client_;
+  std::unique_ptr<IngestQueue> queue_;
+  std::unique_ptr<Ingest> ingest_;
+  std::unique_ptr<StoreStage> store_;
+  std::unique_ptr<Forwarder> forwarder_;
+  std::atomic<Forwarder*> forwarder_ptr_{nullptr};  // for the store thread's commit callback
+  std::unique_ptr<LocalLink> local_;
+  bool shut_down_ = false;
+  Status shutdown_status_;
+};
+
+}  // namespace weir::pipeline

@@ -1,0 +1,254 @@
+#include "agent/pipeline/store_stage.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "agent/core/logging.h"
+
+namespace weir::pipeline {
+namespace {
+size_t LaneIndex(Lane lane) { return lane == Lane::kDefects ? 0 : 1; }
+}  // namespace
+
+StoreStage::StoreStage(std::unique_ptr<store::Log> log, IngestQueue& queue,
+                       StoreStageOptions options, const Clock& clock, DetectHook detect,
+                       std::function<void()> on_commit)
+    : log_(std::move(log)),
+      queue_(queue),
+      options_(std::move(options)),
+      clock_(clock),
+      detect_(std::move(detect)),
+      on_commit_(std::move(on_commit)) {}
+
+Result<std::unique_ptr<StoreStage>> StoreStage::Start(std::unique_ptr<store::Log> log,
+                                                      IngestQueue& queue, StoreStageOptions options,
+                                                      const Clock& clock, DetectHook detect,
+                                                      std::function<void()> on_commit) {
+  std::unique_ptr<StoreStage> stage(new StoreStage(std::move(log), queue, std::move(options), clock,
+                                                   std::move(detect), std::move(on_commit)));
+  for (Lane lane : {Lane::kDefects, Lane::kReadings}) {
+    const uint64_t pos = stage->log_->CursorPosition(stage->options_.cursor, lane);
+    stage->acked_[LaneIndex(lane)] = pos;
+    stage->applied_acks_[LaneIndex(lane)] = pos;
+  }
+  stage->last_committed_ = stage->log_->last_committed_seq();
+  stage->counters_.last_committed_seq = stage->log_->last_committed_seq();
+  StoreStage* raw = stage.get();
+  WEIR_ASSIGN_OR_RETURN(stage->worker_,
+                        Worker::Start("weir-store", [raw](Worker& w) { raw->Run(w); }));
+  return stage;
+}
+
+StoreStage::~StoreStage() { (void)Stop(); }
+
+void StoreStage::Ack(Lane lane, uint64_t seq) {
+  std::atomic<uint64_t>& a = acked_[LaneIndex(lane)];
+  uint64_t cur = a.load(std::memory_order_relaxed);
+  while (seq > cur && !a.compare_exchange_weak(cur, seq, std::memory_order_release)) {
+  }
+}
+
+uint64_t StoreStage::acked(Lane lane) const {
+  return acked_[LaneIndex(lane)].load(std::memory_order_acquire);
+}
+
+void StoreStage::AddDeadLetter(store::DeadLetter letter) {
+  std::lock_guard lock(mu_);
+  letters_.push_back(std::move(letter));
+}
+
+StoreStageCounters StoreStage::counters() const {
+  std::lock_guard lock(mu_);
+  return counters_;
+}
+
+std::optional<Status> StoreStage::fatal_error() const {
+  std::lock_guard lock(mu_);
+  return fatal_;
+}
+
+void StoreStage::Fail(const Status& status) {
+  LogError("store", "the log refuses writes, stopping: " + status.ToString());
+  std::lock_guard lock(mu_);
+  if (!fatal_) fatal_ = status;
+}
+
+void StoreStage::Committed(const store::CommitResult& result) {
+  if (result.empty() && result.dead_letters == 0) return;
+  {
+    std::lock_guard lock(mu_);
+    ++counters_.commits;
+    counters_.readings_committed += result.readings;
+    counters_.defects_committed += result.defects;
+    counters_.dead_letters_committed += result.dead_letters;
+    if (!result.empty()) counters_.last_committed_seq = result.last_seq;
+  }
+  if (!result.empty()) {
+    last_committed_.store(result.last_seq, std::memory_order_release);
+    if (on_commit_) on_commit_();
+  }
+}
+
+void StoreStage::ApplyAcksAndLetters() {
+  for (Lane lane : {Lane::kDefects, Lane::kReadings}) {
+    const size_t i = LaneIndex(lane);
+    const uint64_t want = acked_[i].load(std::memory_order_acquire);
+    if (want <= applied_acks_[i]) continue;
+    const Status s = log_->Ack(options_.cursor, lane, want);
+    if (!s.ok()) {
+      LogWarn("store", "ack of " + std::string(store::LaneName(lane)) + " up to " +
+                           std::to_string(want) + " refused: " + s.ToString());
+    }
+    applied_acks_[i] = want;
+  }
+  std::vector<store::DeadLetter> letters;
+  {
+    std::lock_guard lock(mu_);
+    letters.swap(letters_);
+  }
+  for (const store::DeadLetter& letter : letters) {
+    const Status s = log_->AppendDeadLetter(letter);
+    if (!s.ok()) LogWarn("store", "dead letter not stored: " + s.ToString());
+  }
+}
+
+bool StoreStage::Process(IngestItem& item, std::vector<Defect>& defects) {
+  if (item.dead_letter) {
+    const Status s = log_->AppendDeadLetter(*item.dead_letter);
+    if (!s.ok()) {
+      if (!log_->sticky_error().ok()) {
+        Fail(s);
+        return false;
+      }
+      LogWarn("store", "dead letter not stored: " + s.ToString());
+    }
+    item.dead_letter.reset();
+  }
+  if (item.readings.empty()) return true;
+  // Detection runs once per item: a retried item (quota pause) has its defects already.
+  if (detect_ && defects.empty()) detect_(item.readings, &defects);
+  while (!defects.empty()) {
+    auto r = log_->AppendDefect(defects.front());
+    if (!r.ok()) {
+      if (r.status().code() != StatusCode::kResourceExhausted) Fail(r.status());
+      return false;
+    }
+    Committed(*r);
+    defects.erase(defects.begin());
+  }
+  auto r = log_->Append(item.readings);
+  if (!r.ok()) {
+    if (r.status().code() != StatusCode::kResourceExhausted) Fail(r.status());
+    return false;
+  }
+  Committed(*r);
+  item.readings.clear();
+  return true;
+}
+
+void StoreStage::Run(Worker& worker) {
+  std::vector<IngestItem> batch;
+  std::vector<Defect> defects;
+  size_t next = 0;  // first unprocessed item of `batch`
+  bool paused = false;
+  Clock::TimePoint paused_since{};
+  bool closed = false;
+  while (!fatal_error()) {
+    if (next == batch.size()) {
+      batch.clear();
+      next = 0;
+      if (closed) {
+        // Input is over; stay until Stop() to persist the forwarder's acks of the drain.
+        ApplyAcksAndLetters();
+        auto committed = log_->Commit();
+        if (!committed.ok()) {
+          Fail(committed.status());
+          break;
+        }
+        Committed(*committed);
+        drained_.store(true, std::memory_order_release);
+        if (worker.stop_requested()) break;
+        worker.WaitFor(options_.idle_wake);
+        continue;
+      }
+      Clock::TimePoint deadline = clock_.Now() + options_.idle_wake;
+      if (auto due = log_->NextCommitDeadline()) deadline = std::min(deadline, *due);
+      auto first = queue_.PopUntil(deadline);
+      if (first.ok()) {
+        batch.push_back(std::move(*first));
+        while (batch.size() < options_.max_batch_items) {
+          auto more = queue_.TryPop();
+          if (!more) break;
+          batch.push_back(std::move(*more));
+        }
+      } else if (first.status().code() == StatusCode::kCancelled) {
+        closed = true;  // closed and drained: commit and leave
+      }
+    }
+    while (next < batch.size() && Process(batch[next], defects)) ++next;
+    const bool held = next < batch.size() && !fatal_error();
+    if (held != paused) {
+      paused = held;
+      std::lock_guard lock(mu_);
+      counters_.paused = held;
+      if (held) {
+        paused_since = clock_.Now();
+        LogWarn("store", "log quota reached: ingest paused until acknowledgements free space");
+      } else {
+        counters_.ingest_paused_ms += static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now() - paused_since)
+                .count());
+        LogInfo("store", "ingest resumed");
+      }
+    }
+    ApplyAcksAndLetters();
+    auto committed = log_->CommitIfDue();
+    if (!committed.ok()) {
+      Fail(committed.status());
+      break;
+    }
+    Committed(*committed);
+    if (held) {
+      if (stopping_.load(std::memory_order_acquire) && queue_.closed()) {
+        // Shutting down while the quota holds ingest back: what is left cannot be stored.
+        uint64_t dropped = 0;
+        for (size_t i = next; i < batch.size(); ++i) dropped += batch[i].readings.empty() ? 0 : 1;
+        while (auto more = queue_.TryPop()) dropped += 1;
+        std::lock_guard lock(mu_);
+        counters_.dropped_at_shutdown += dropped;
+        batch.clear();
+        next = 0;
+        closed = true;
+        continue;
+      }
+      worker.WaitFor(options_.retry_interval);
+    }
+  }
+  if (!fatal_error()) {
+    ApplyAcksAndLetters();
+    auto committed = log_->Commit();
+    if (committed.ok()) {
+      Committed(*committed);
+    } else {
+      Fail(committed.status());
+    }
+  }
+}
+
+void StoreStage::CloseInput() {
+  stopping_.store(true, std::memory_order_release);
+  queue_.Close();
+}
+
+Status StoreStage::Stop() {
+  CloseInput();  // idempotent; the thread drains what was queued before leaving
+  if (worker_) {
+    worker_->RequestStop();
+    worker_->Join();
+    worker_.reset();
+  }
+  if (!log_) return Status::Ok();
+  return log_->sticky_error();
+}
+
+}  // namespace weir::pipeline

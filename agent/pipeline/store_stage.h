@@ -1,0 +1,129 @@
+// StoreStage: the store thread, the only writer of the on-device log.
+//
+// It takes what Ingest queued, runs the detection hook over each batch of readings (defects are
+// appended to their own lane), appends readings and dead letters to the log, and commits in
+// groups (store.group_commit_records or group_commit_interval_ms, whichever first; the log
+// decides). After each commit it publishes the last committed sequence and calls `on_commit`,
+// which wakes the forwarder. The forwarder's acknowledgements and its dead letters come back
+// through Ack() and AddDeadLetter(), because the log has one writer.
+//
+// Quota pause (store.quota_policy pause_ingest): when the log refuses readings, the stage keeps
+// the batch and retries every retry_interval while applying acks (which free space); meanwhile the
+// ingest queue fills and pushes back on the local broker (see ingest.h). Nothing accepted is
+// dropped.
+//
+// A write error (a failed fsync, a full disk) is fatal: the log refuses writes until reopened
+// (agent/store/log.h), so the stage stops taking items and reports the error through
+// fatal_error(); the owner logs it and exits so that a supervisor restarts the agent.
+//
+// Threads: one Worker thread ("weir-store") owns the Log. Ack, AddDeadLetter and the accessors
+// are thread-safe. Stop() blocks until the thread has drained the (closed) queue and committed.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "agent/core/clock.h"
+#include "agent/core/record.h"
+#include "agent/core/status.h"
+#include "agent/core/worker.h"
+#include "agent/pipeline/ingest.h"
+#include "agent/store/log.h"
+
+namespace weir::pipeline {
+
+struct StoreStageOptions {
+  std::string cursor = "upstream";  // the log cursor the forwarder's acks move
+  size_t max_batch_items = 256;     // queue items taken per loop turn
+  // The longest the thread sleeps with nothing to do: bounds how late acks are persisted.
+  std::chrono::milliseconds idle_wake{100};
+  std::chrono::milliseconds retry_interval{100};  // while the quota pauses ingest
+};
+
+// Called on the store thread with each batch of readings before they are appended; appends any
+// defects it finds to `defects`. May publish them (non-blocking). Must not throw.
+using DetectHook =
+    std::function<void(std::span<const Reading> readings, std::vector<Defect>* defects)>;
+
+struct StoreStageCounters {
+  uint64_t readings_committed = 0;
+  uint64_t defects_committed = 0;
+  uint64_t dead_letters_committed = 0;
+  uint64_t commits = 0;
+  uint64_t last_committed_seq = 0;
+  uint64_t ingest_paused_ms = 0;  // total time the quota held ingest back
+  bool paused = false;            // the quota holds ingest back now
+  uint64_t dropped_at_shutdown = 0;
+};
+
+class StoreStage {
+ public:
+  // Starts the store thread. `queue` and `clock` must outlive the stage; `log` is owned.
+  // `detect` may be empty. `on_commit` runs on the store thread after each commit; keep it short.
+  static Result<std::unique_ptr<StoreStage>> Start(std::unique_ptr<store::Log> log,
+                                                   IngestQueue& queue, StoreStageOptions options,
+                                                   const Clock& clock, DetectHook detect,
+                                                   std::function<void()> on_commit);
+  ~StoreStage();  // Stop()s
+
+  // Moves the forwarder's acknowledged position of `lane` (monotonic; lower values are ignored).
+  // Persisted with the next commit. Non-blocking.
+  void Ack(Lane lane, uint64_t seq);
+  // Queues a dead letter from another thread (the forwarder). Non-blocking.
+  void AddDeadLetter(store::DeadLetter letter);
+
+  // Shutdown, step 1: closes the ingest queue. The thread drains it, commits, sets drained(),
+  // and keeps applying acks (the forwarder's drain) until Stop(). Non-blocking.
+  void CloseInput();
+  bool drained() const { return drained_.load(std::memory_order_acquire); }
+
+  // Closes the queue, lets the thread drain it, apply pending acks and commit what is buffered,
+  // and joins it. Blocks. Returns the log's sticky error, if any. Idempotent.
+  Status Stop();
+
+  uint64_t last_committed_seq() const { return last_committed_.load(std::memory_order_acquire); }
+  // The acked position the store knows for `lane` (as given to Ack, or read at start).
+  uint64_t acked(Lane lane) const;
+  StoreStageCounters counters() const;
+  // The write error that stopped the stage, if any.
+  std::optional<Status> fatal_error() const;
+  const store::RecoveryReport& recovery() const { return log_->recovery(); }
+  const std::string& cursor() const { return options_.cursor; }
+
+ private:
+  StoreStage(std::unique_ptr<store::Log> log, IngestQueue& queue, StoreStageOptions options,
+             const Clock& clock, DetectHook detect, std::function<void()> on_commit);
+  void Run(Worker& worker);
+  // Appends one item; false when the quota refused it (retry later) or on a fatal error.
+  bool Process(IngestItem& item, std::vector<Defect>& defects);
+  void ApplyAcksAndLetters();
+  void Committed(const store::CommitResult& result);
+  void Fail(const Status& status);
+
+  std::unique_ptr<store::Log> log_;
+  IngestQueue& queue_;
+  const StoreStageOptions options_;
+  const Clock& clock_;
+  DetectHook detect_;
+  std::function<void()> on_commit_;
+  std::unique_ptr<Worker> worker_;
+
+  std::atomic<uint64_t> last_committed_{0};
+  std::atomic<uint64_t> acked_[2] = {0, 0};  // indexed by Lane
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> drained_{false};
+  mutable std::mutex mu_;  // guards the members below
+  std::vector<store::DeadLetter> letters_;
+  uint64_t applied_acks_[2] = {0, 0};
+  StoreStageCounters counters_;
+  std::optional<Status> fatal_;
+};
+
+}  // namespace weir::pipeline

@@ -1,0 +1,330 @@
+// The forwarder with the real store thread over a real log file, and the fake MQTT client
+// playing the upstream broker: order, the in-flight window, in-order acks, resends after a
+// connection loss and a restart, rejections, defects first, splitting under a size cap.
+#include "agent/pipeline/forwarder.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+
+#include "agent/codec/envelope_codec.h"
+#include "agent/pipeline/store_stage.h"
+#include "tests/support/fake_mqtt_client.h"
+#include "tests/support/test_support.h"
+
+namespace weir::pipeline {
+namespace {
+
+using weir::testing::FakeMqttClient;
+using weir::testing::TempDir;
+using weir::testing::WaitFor;
+
+constexpr TimeMicros kT0 = 1'700'000'000'000'000;
+
+class ForwarderTest : public ::testing::Test {
+ protected:
+  ~ForwarderTest() override { StopAll(); }
+
+  void Start(ForwarderSettings settings = {}, DetectHook detect = {}) {
+    store::LogOptions lo;
+    lo.path = dir_ / "log.db";
+    lo.commit_interval = std::chrono::milliseconds(2);
+    lo.synchronous = store::Synchronous::kNormal;
+    auto log = store::Log::Open(lo, SystemClock::Instance());
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    queue_ = std::make_unique<IngestQueue>(1024);
+    auto stage = StoreStage::Start(std::move(*log), *queue_, {}, SystemClock::Instance(),
+                                   std::move(detect), [this] {
+                                     if (Forwarder* f = forwarder_ptr_.load()) f->NotifyCommitted();
+                                   });
+    ASSERT_TRUE(stage.ok()) << stage.status().ToString();
+    stage_ = std::move(*stage);
+    client_ = std::make_unique<FakeMqttClient>(1024);
+    ForwarderOptions fo;
+    fo.device_id = "gw";
+    fo.boot_epoch = 1;
+    fo.data_topic = "weir/gw/data";
+    fo.defects_topic = "weir/gw/defects";
+    fo.log_path = lo.path;
+    fo.settings = settings;
+    auto f = Forwarder::Start(fo, *client_, *stage_, SystemClock::Instance());
+    ASSERT_TRUE(f.ok()) << f.status().ToString();
+    forwarder_ = std::move(*f);
+    forwarder_ptr_.store(forwarder_.get());
+  }
+
+  void StopAll() {
+    forwarder_ptr_.store(nullptr);
+    if (forwarder_) forwarder_->Stop(std::chrono::milliseconds(10));
+    forwarder_.reset();
+    if (stage_) {
+      EXPECT_TRUE(stage_->Stop().ok());
+    }
+    stage_.reset();
+    client_.reset();
+  }
+
+  void Connect() {
+    ASSERT_TRUE(WaitFor([&] { return client_->connecting(); }));
+    ASSERT_TRUE(client_->CompleteConnect());
+  }
+
+  // Queues `n` readings (one message each) and waits until they are committed.
+  void Feed(int n, double value = 1.0) {
+    const uint64_t before = stage_->counters().readings_committed;
+    for (int i = 0; i < n; ++i) {
+      IngestItem item;
+      item.readings.push_back({"s", kT0 + fed_ * 1000, value + fed_, 0});
+      ++fed_;
+      ASSERT_TRUE(queue_->Push(std::move(item)).ok());
+    }
+    ASSERT_TRUE(WaitFor([&] {
+      return stage_->counters().readings_committed == before + static_cast<uint64_t>(n);
+    }));
+  }
+
+  std::vector<codec::Envelope> Decoded() const {
+    std::vector<codec::Envelope> out;
+    for (const auto& p : client_->published()) {
+      auto e = codec::DecodeEnvelope(p.payload);
+      EXPECT_TRUE(e.ok()) << e.status().ToString();
+      if (e.ok()) out.push_back(std::move(*e));
+    }
+    return out;
+  }
+
+  // Acknowledges every pending publish until `readings` sequences of the readings lane are acked.
+  void AckUntilAcked(uint64_t seq) {
+    ASSERT_TRUE(WaitFor([&] {
+      client_->AckAll();
+      return stage_->acked(Lane::kReadings) >= seq;
+    })) << "acked "
+        << stage_->acked(Lane::kReadings);
+  }
+
+  TempDir dir_;
+  std::unique_ptr<IngestQueue> queue_;
+  std::unique_ptr<StoreStage> stage_;
+  std::unique_ptr<FakeMqttClient> client_;
+  std::unique_ptr<Forwarder> forwarder_;
+  std::atomic<Forwarder*> forwarder_ptr_{nullptr};
+  int64_t fed_ = 0;
+};
+
+ForwarderSettings Small(int inflight, size_t batch) {
+  ForwarderSettings s;
+  s.max_inflight = inflight;
+  s.batch_readings = batch;
+  s.backoff = {std::chrono::milliseconds(1), std::chrono::milliseconds(5)};
+  return s;
+}
+
+// Checks that envelopes of one lane form one contiguous, ordered chain from prev_seq 0.
+void ExpectContiguousReadings(const std::vector<codec::Envelope>& envelopes, uint64_t last) {
+  uint64_t expect_prev = 0;
+  for (const auto& e : envelopes) {
+    if (e.lane != Lane::kReadings) continue;
+    EXPECT_EQ(e.prev_seq, expect_prev);
+    EXPECT_EQ(e.first_seq, expect_prev + 1);
+    EXPECT_EQ(e.readings.size(), e.last_seq - e.first_seq + 1);
+    for (size_t i = 0; i < e.readings.size(); ++i) {
+      // Reading n (0-based) has value 1 + n and sequence n + 1 (no defects in these tests).
+      EXPECT_DOUBLE_EQ(e.readings[i].value, static_cast<double>(e.first_seq + i));
+    }
+    expect_prev = e.last_seq;
+  }
+  EXPECT_EQ(expect_prev, last);
+}
+
+TEST_F(ForwarderTest, ForwardsCommittedReadingsInOrderAndMovesTheCursorOnAcks) {
+  Start(Small(4, 100));
+  Feed(1000);
+  Connect();
+  AckUntilAcked(1000);
+  auto envelopes = Decoded();
+  ASSERT_EQ(envelopes.size(), 10u);
+  for (const auto& e : envelopes) {
+    EXPECT_EQ(e.device_id, "gw");
+    EXPECT_EQ(e.boot_epoch, 1u);
+  }
+  ExpectContiguousReadings(envelopes, 1000);
+  for (const auto& p : client_->published()) {
+    EXPECT_EQ(p.topic, "weir/gw/data");
+    EXPECT_EQ(p.qos, 1);
+  }
+  EXPECT_EQ(forwarder_->counters().readings_acked, 1000u);
+}
+
+TEST_F(ForwarderTest, TheInflightWindowBoundsUnacknowledgedMessages) {
+  Start(Small(3, 10));
+  Feed(100);
+  Connect();
+  ASSERT_TRUE(WaitFor([&] { return client_->published().size() == 3; }));
+  EXPECT_EQ(client_->pending().size(), 3u);
+  ASSERT_TRUE(client_->Ack(client_->pending().front()));
+  ASSERT_TRUE(WaitFor([&] { return client_->published().size() == 4; }));
+  EXPECT_EQ(client_->pending().size(), 3u);
+}
+
+TEST_F(ForwarderTest, TheCursorAdvancesOnlyOverAPrefixOfAcknowledgedMessages) {
+  Start(Small(4, 10));
+  Feed(40);
+  Connect();
+  ASSERT_TRUE(WaitFor([&] { return client_->pending().size() == 4; }));
+  const auto pending = client_->pending();
+  ASSERT_TRUE(client_->Ack(pending[1]));
+  ASSERT_TRUE(client_->Ack(pending[2]));
+  ASSERT_TRUE(WaitFor([&] { return forwarder_->counters().messages_acked == 2; }));
+  EXPECT_EQ(stage_->acked(Lane::kReadings), 0u);  // message 1 is still out
+  ASSERT_TRUE(client_->Ack(pending[0]));
+  ASSERT_TRUE(WaitFor([&] { return stage_->acked(Lane::kReadings) == 30; }));
+}
+
+TEST_F(ForwarderTest, AfterAConnectionLossEverythingUnacknowledgedIsResentInOrder) {
+  Start(Small(5, 10));
+  Feed(50);
+  Connect();
+  ASSERT_TRUE(WaitFor([&] { return client_->pending().size() == 5; }));
+  const auto pending = client_->pending();
+  ASSERT_TRUE(client_->Ack(pending[0]));
+  ASSERT_TRUE(client_->Ack(pending[1]));
+  ASSERT_TRUE(WaitFor([&] { return stage_->acked(Lane::kReadings) == 20; }));
+  ASSERT_TRUE(client_->DropConnection());
+  const size_t before = client_->published().size();
+  Connect();
+  ASSERT_TRUE(WaitFor([&] { return client_->published().size() >= before + 3; }));
+  auto resent = codec::DecodeEnvelope(client_->published()[before].payload);
+  ASSERT_TRUE(resent.ok());
+  EXPECT_EQ(resent->first_seq, 21u);
+  EXPECT_EQ(resent->prev_seq, 20u);
+  AckUntilAcked(50);
+  // What the upstream acknowledged, in order, is the whole range exactly once.
+  auto all = Decoded();
+  std::vector<codec::Envelope> acked(all.begin(), all.begin() + 2);
+  acked.insert(acked.end(), all.begin() + static_cast<ptrdiff_t>(before), all.end());
+  ExpectContiguousReadings(acked, 50);
+  EXPECT_GE(forwarder_->counters().resends, 3u);
+}
+
+TEST_F(ForwarderTest, ARestartResendsFromThePersistedCursor) {
+  Start(Small(2, 10));
+  Feed(30);
+  Connect();
+  ASSERT_TRUE(WaitFor([&] { return client_->pending().size() == 2; }));
+  for (auto token : client_->pending()) ASSERT_TRUE(client_->Ack(token));
+  ASSERT_TRUE(WaitFor([&] { return stage_->acked(Lane::kReadings) == 20; }));
+  StopAll();  // the store persists the ack at its last commit
+
+  Start(Small(2, 10));
+  Connect();
+  ASSERT_TRUE(WaitFor([&] { return !client_->published().empty(); }));
+  auto first = codec::DecodeEnvelope(client_->published()[0].payload);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->first_seq, 21u);
+  EXPECT_EQ(first->last_seq, 30u);
+}
+
+TEST_F(ForwarderTest, ARejectedMessageIsRetriedThenDeadLetteredAndForwardingGoesOn) {
+  ForwarderSettings s = Small(4, 10);
+  s.max_attempts = 2;
+  Start(s);
+  Feed(20);
+  Connect();
+  ASSERT_TRUE(WaitFor([&] { return client_->pending().size() == 2; }));
+  const auto first = client_->pending();
+  ASSERT_TRUE(client_->Ack(first[0], FailedPrecondition("broker: not authorized")));
+  // The rejected message is sent again, and the one after it too (to keep the order).
+  ASSERT_TRUE(WaitFor([&] {
+    auto p = client_->pending();
+    return std::find(p.begin(), p.end(), first[0]) == p.end() && p.size() >= 2 &&
+           p.back() != first[1];
+  }));
+  auto retried = codec::DecodeEnvelope(client_->published()[2].payload);
+  ASSERT_TRUE(retried.ok());
+  EXPECT_EQ(retried->first_seq, 1u);
+  // Second refusal: dead-lettered; the next message carries on.
+  transport::PublishToken token = 0;
+  ASSERT_TRUE(WaitFor([&] {
+    for (const auto& p : client_->published()) {
+      auto e = codec::DecodeEnvelope(p.payload);
+      if (p.token != first[0] && e.ok() && e->first_seq == 1) token = p.token;
+    }
+    return token != 0;
+  }));
+  ASSERT_TRUE(client_->Ack(token, FailedPrecondition("broker: not authorized")));
+  AckUntilAcked(20);
+  const auto c = forwarder_->counters();
+  EXPECT_EQ(c.rejections, 2u);
+  EXPECT_EQ(c.dead_letters, 1u);
+  EXPECT_EQ(c.readings_acked, 10u);
+  StopAll();
+  auto reader = store::LogReader::Open(dir_ / "log.db");
+  ASSERT_TRUE(reader.ok());
+  auto letters = (*reader)->ReadDeadLetters(0, 10);
+  ASSERT_TRUE(letters.ok());
+  ASSERT_EQ(letters->size(), 1u);
+  EXPECT_EQ((*letters)[0].letter.source, "upstream");
+  EXPECT_EQ((*letters)[0].letter.reason_code, "rejected");
+  EXPECT_EQ((*letters)[0].letter.topic, "weir/gw/data");
+}
+
+TEST_F(ForwarderTest, DefectsAreSentAheadOfReadings) {
+  // Every reading above 1000 raises a defect.
+  Start(Small(1, 100), [](std::span<const Reading> readings, std::vector<Defect>* defects) {
+    for (const Reading& r : readings) {
+      if (r.value > 1000) {
+        Defect d;
+        d.sensor = r.sensor;
+        d.detector = "limits";
+        d.window_start_us = d.window_end_us = d.detected_at_us = r.time_us;
+        d.score = 1;
+        d.message = "above 1000";
+        defects->push_back(d);
+      }
+    }
+  });
+  Feed(150);
+  Feed(1, 5000);  // one defect, committed after 150 readings
+  Connect();
+  ASSERT_TRUE(WaitFor([&] { return !client_->published().empty(); }));
+  EXPECT_EQ(client_->published()[0].topic, "weir/gw/defects");
+  auto defects = codec::DecodeEnvelope(client_->published()[0].payload);
+  ASSERT_TRUE(defects.ok());
+  ASSERT_EQ(defects->defects.size(), 1u);
+  EXPECT_EQ(defects->defects[0].message, "above 1000");
+  ASSERT_TRUE(WaitFor([&] {
+    client_->AckAll();
+    return forwarder_->counters().readings_acked == 151;
+  }));
+}
+
+TEST_F(ForwarderTest, BatchesAreSplitUnderTheMessageCapAndNothingIsLost) {
+  ForwarderSettings s = Small(8, 1000);
+  s.max_message_bytes = codec::kMinEnvelopeCapBytes;
+  s.format = codec::EnvelopeFormat::kJson;
+  Start(s);
+  Feed(500);
+  Connect();
+  AckUntilAcked(500);
+  for (const auto& p : client_->published()) EXPECT_LE(p.payload.size(), s.max_message_bytes);
+  auto envelopes = Decoded();
+  EXPECT_GT(envelopes.size(), 5u);
+  ExpectContiguousReadings(envelopes, 500);
+}
+
+TEST_F(ForwarderTest, DrainWaitsUntilEverythingCommittedIsAcknowledged) {
+  Start(Small(4, 10));
+  Feed(40);
+  Connect();
+  std::atomic<bool> drained{false};
+  std::thread drain([&] {
+    drained = forwarder_->Drain(std::chrono::steady_clock::now() + std::chrono::seconds(20));
+  });
+  AckUntilAcked(40);
+  drain.join();
+  EXPECT_TRUE(drained.load());
+}
+
+}  // namespace
+}  // namespace weir::pipeline
