@@ -213,6 +213,7 @@ Status MosquittoBroker::WriteConfig() const {
     << "persistence " << (options_.persistence ? "true" : "false") << "\n"
     << "persistence_location " << (dir_.path() / "data").string() << "/\n";
   if (options_.max_packet_size) c << "max_packet_size " << *options_.max_packet_size << "\n";
+  for (const std::string& line : options_.extra_config) c << line << "\n";
   c << "listener " << port_ << " 127.0.0.1\n";
   if (options_.tls) {
     c << "listener " << tls_port_ << " 127.0.0.1\n"

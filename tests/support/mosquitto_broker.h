@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "agent/core/status.h"
 #include "tests/support/test_support.h"
@@ -30,6 +31,9 @@ struct MosquittoOptions {
   bool tls = false;
   // On the TLS listener, demand a client certificate signed by the test CA.
   bool require_client_certificate = false;
+  // Extra mosquitto.conf lines written before the listeners (e.g. "max_queued_messages 0",
+  // "message_size_limit 4096"), for tests that need a setting this struct does not name.
+  std::vector<std::string> extra_config;
 };
 
 // PEM files made for a TLS broker; the client pair is signed by the same CA.
