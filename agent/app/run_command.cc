@@ -100,6 +100,14 @@ uint64_t NextBootEpoch(const std::filesystem::path& state_dir) {
   return epoch;
 }
 
+// Detection runs with the detect module's defaults (the `auto` detector on every sensor) and
+// publishes defects on the local broker at <prefix>/<device>/defects.
+std::optional<pipeline::DetectStageOptions> DetectOptionsFrom(const config::AgentConfig& config) {
+  pipeline::DetectStageOptions o;
+  o.local_topic = DefectsTopic(config);
+  return o;
+}
+
 // Writes status.json and keeps the rates between calls.
 class StatusWriter {
  public:
@@ -239,6 +247,7 @@ int RunAgent(const RunFlags& flags) {
   options.forward.data_topic = DataTopic(config);
   options.forward.defects_topic = DefectsTopic(config);
   options.forward.settings = ForwarderSettingsFrom(config);
+  options.detect = DetectOptionsFrom(config);
   auto pipeline = pipeline::Pipeline::Start(std::move(options), std::move(*log), std::move(*local),
                                             std::move(*upstream), clock);
   if (!pipeline.ok()) {

@@ -67,6 +67,18 @@ std::string RenderStatusJson(const pipeline::PipelineSnapshot& s, const StatusCo
       {"oldest_unsent_age_s", oldest_age_s},
       {"last_error", f.last_error},
   };
+  json detect = {{"enabled", s.detect_enabled}};
+  if (s.detect_enabled) {
+    detect["readings"] = s.detect.readings;
+    detect["sensors"] = s.detect.sensors;
+    detect["defects"] = s.detect.defects;
+    detect["late"] = s.detect.late;
+    detect["published_local"] = s.detect.published_local;
+    detect["local_publish_failed"] = s.detect.local_publish_failed;
+    detect["aggregates"] = s.detect.aggregates;
+    detect["local_latency_p50_ms"] = s.detect.local_latency_p50_ms;
+    detect["local_latency_p99_ms"] = s.detect.local_latency_p99_ms;
+  }
   json doc = {
       {"device", c.device_id}, {"pid", static_cast<int64_t>(::getpid())},
       {"state", c.state},      {"uptime_s", c.uptime_s},

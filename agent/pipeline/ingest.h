@@ -40,6 +40,7 @@ struct IngestItem {
   std::vector<Reading> readings;
   std::optional<store::DeadLetter> dead_letter;
   Clock::TimePoint arrived{};  // monotonic arrival time, for latency measurements
+  bool detected = false;       // the store thread has run detection on it (set once)
 };
 
 using IngestQueue = BoundedQueue<IngestItem>;

@@ -23,13 +23,17 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Start(PipelineOptions options,
   // The forwarder starts after the store (it reads the cursor the store loaded), but the store's
   // commit callback needs the forwarder: it looks it up through the pipeline, and a commit before
   // the forwarder exists is picked up by the forwarder's first read.
-  WEIR_ASSIGN_OR_RETURN(p->store_,
-                        StoreStage::Start(std::move(log), *p->queue_, options.store, clock,
-                                          std::move(options.detect), [raw] {
-                                            if (Forwarder* f = raw->forwarder_ptr_.load()) {
-                                              f->NotifyCommitted();
-                                            }
-                                          }));
+  if (options.detect) {
+    p->detect_ =
+        std::make_unique<DetectStage>(std::move(*options.detect), p->local_client_.get(), clock);
+  }
+  WEIR_ASSIGN_OR_RETURN(
+      p->store_,
+      StoreStage::Start(std::move(log), *p->queue_, options.store, clock, p->detect_.get(), [raw] {
+        if (Forwarder* f = raw->forwarder_ptr_.load()) {
+          f->NotifyCommitted();
+        }
+      }));
   WEIR_ASSIGN_OR_RETURN(p->forwarder_, Forwarder::Start(std::move(options.forward),
                                                         *p->upstream_client_, *p->store_, clock));
   p->forwarder_ptr_.store(p->forwarder_.get());
@@ -93,6 +97,10 @@ PipelineSnapshot Pipeline::Snapshot() const {
   s.ingest_queue_depth = queue_->size();
   s.store = store_->counters();
   s.forward = forwarder_->counters();
+  if (detect_) {
+    s.detect_enabled = true;
+    s.detect = detect_->counters();
+  }
   return s;
 }
 

@@ -2,7 +2,7 @@
 //
 //   local broker -> LocalLink/Ingest (MQTT callback thread: parse, hand off)
 //                -> IngestQueue (bounded, blocking: back-pressure to the broker)
-//                -> StoreStage (store thread: detect, append, group commit, apply acks)
+//                -> StoreStage (store thread: DetectStage, append, group commit, apply acks)
 //                -> Forwarder (forward thread: read the log, publish, in-order acks)
 //                -> upstream broker
 //
@@ -29,6 +29,7 @@
 #include "agent/core/backoff.h"
 #include "agent/core/clock.h"
 #include "agent/core/status.h"
+#include "agent/pipeline/detect_stage.h"
 #include "agent/pipeline/forwarder.h"
 #include "agent/pipeline/ingest.h"
 #include "agent/pipeline/local_link.h"
@@ -49,7 +50,7 @@ struct PipelineOptions {
   BackoffOptions local_backoff{std::chrono::milliseconds(200), std::chrono::seconds(10)};
   StoreStageOptions store;
   ForwarderOptions forward;  // device_id, topics, log_path and settings filled by the caller
-  DetectHook detect;         // may be empty
+  std::optional<DetectStageOptions> detect;  // nullopt: no detection
 };
 
 // A consistent-enough view for the status file (each part is read atomically on its own).
@@ -63,6 +64,8 @@ struct PipelineSnapshot {
   size_t ingest_queue_depth = 0;
   StoreStageCounters store;
   ForwarderCounters forward;
+  bool detect_enabled = false;
+  DetectCounters detect;
 };
 
 class Pipeline {
@@ -97,6 +100,7 @@ class Pipeline {
   std::unique_ptr<transport::MqttClient> upstream_client_;
   std::unique_ptr<IngestQueue> queue_;
   std::unique_ptr<Ingest> ingest_;
+  std::unique_ptr<DetectStage> detect_;  // used by the store thread; outlives it
   std::unique_ptr<StoreStage> store_;
   std::unique_ptr<Forwarder> forwarder_;
   std::atomic<Forwarder*> forwarder_ptr_{nullptr};  // for the store thread's commit callback

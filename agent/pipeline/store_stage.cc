@@ -11,21 +11,21 @@ size_t LaneIndex(Lane lane) { return lane == Lane::kDefects ? 0 : 1; }
 }  // namespace
 
 StoreStage::StoreStage(std::unique_ptr<store::Log> log, IngestQueue& queue,
-                       StoreStageOptions options, const Clock& clock, DetectHook detect,
+                       StoreStageOptions options, const Clock& clock, DetectHook* detect,
                        std::function<void()> on_commit)
     : log_(std::move(log)),
       queue_(queue),
       options_(std::move(options)),
       clock_(clock),
-      detect_(std::move(detect)),
+      detect_(detect),
       on_commit_(std::move(on_commit)) {}
 
 Result<std::unique_ptr<StoreStage>> StoreStage::Start(std::unique_ptr<store::Log> log,
                                                       IngestQueue& queue, StoreStageOptions options,
-                                                      const Clock& clock, DetectHook detect,
+                                                      const Clock& clock, DetectHook* detect,
                                                       std::function<void()> on_commit) {
   std::unique_ptr<StoreStage> stage(new StoreStage(std::move(log), queue, std::move(options), clock,
-                                                   std::move(detect), std::move(on_commit)));
+                                                   detect, std::move(on_commit)));
   for (Lane lane : {Lane::kDefects, Lane::kReadings}) {
     const uint64_t pos = stage->log_->CursorPosition(stage->options_.cursor, lane);
     stage->acked_[LaneIndex(lane)] = pos;
@@ -112,6 +112,15 @@ void StoreStage::ApplyAcksAndLetters() {
   }
 }
 
+bool StoreStage::ProcessTick() {
+  if (detect_ == nullptr) return true;
+  if (tick_.readings.empty() && tick_defects_.empty()) {
+    detect_->OnTick(&tick_.readings, &tick_defects_);
+    tick_.detected = true;  // these come from the detector itself
+  }
+  return Process(tick_, tick_defects_);
+}
+
 bool StoreStage::Process(IngestItem& item, std::vector<Defect>& defects) {
   if (item.dead_letter) {
     const Status s = log_->AppendDeadLetter(*item.dead_letter);
@@ -124,9 +133,11 @@ bool StoreStage::Process(IngestItem& item, std::vector<Defect>& defects) {
     }
     item.dead_letter.reset();
   }
-  if (item.readings.empty()) return true;
-  // Detection runs once per item: a retried item (quota pause) has its defects already.
-  if (detect_ && defects.empty()) detect_(item.readings, &defects);
+  // Detection runs once per item: a retried item (quota pause) keeps its defects.
+  if (detect_ != nullptr && !item.detected && !item.readings.empty()) {
+    detect_->OnReadings(item.readings, item.arrived, &defects);
+  }
+  item.detected = true;
   while (!defects.empty()) {
     auto r = log_->AppendDefect(defects.front());
     if (!r.ok()) {
@@ -136,6 +147,7 @@ bool StoreStage::Process(IngestItem& item, std::vector<Defect>& defects) {
     Committed(*r);
     defects.erase(defects.begin());
   }
+  if (item.readings.empty()) return true;
   auto r = log_->Append(item.readings);
   if (!r.ok()) {
     if (r.status().code() != StatusCode::kResourceExhausted) Fail(r.status());
@@ -186,7 +198,8 @@ void StoreStage::Run(Worker& worker) {
       }
     }
     while (next < batch.size() && Process(batch[next], defects)) ++next;
-    const bool held = next < batch.size() && !fatal_error();
+    const bool tick_held = !ProcessTick();
+    const bool held = (next < batch.size() || tick_held) && !fatal_error();
     if (held != paused) {
       paused = held;
       std::lock_guard lock(mu_);

@@ -47,10 +47,19 @@ struct StoreStageOptions {
   std::chrono::milliseconds retry_interval{100};  // while the quota pauses ingest
 };
 
-// Called on the store thread with each batch of readings before they are appended; appends any
-// defects it finds to `defects`. May publish them (non-blocking). Must not throw.
-using DetectHook =
-    std::function<void(std::span<const Reading> readings, std::vector<Defect>* defects)>;
+// Detection on the store thread (DetectStage implements it; tests may fake it). Both calls must
+// not throw and must not block for long.
+class DetectHook {
+ public:
+  virtual ~DetectHook() = default;
+  // Called once per inbound message with its readings before they are appended. May append
+  // defects, and may replace readings (window aggregates); what is left in `readings` is stored.
+  virtual void OnReadings(std::vector<Reading>& readings, Clock::TimePoint arrived,
+                          std::vector<Defect>* defects) = 0;
+  // Called on every turn of the store loop (at least every idle_wake); may add readings and
+  // defects that do not come from a message (aggregates of closed windows, dropouts).
+  virtual void OnTick(std::vector<Reading>* readings, std::vector<Defect>* defects) = 0;
+};
 
 struct StoreStageCounters {
   uint64_t readings_committed = 0;
@@ -66,10 +75,11 @@ struct StoreStageCounters {
 class StoreStage {
  public:
   // Starts the store thread. `queue` and `clock` must outlive the stage; `log` is owned.
-  // `detect` may be empty. `on_commit` runs on the store thread after each commit; keep it short.
+  // `detect` may be null; it must outlive the stage. `on_commit` runs on the store thread after
+  // each commit; keep it short.
   static Result<std::unique_ptr<StoreStage>> Start(std::unique_ptr<store::Log> log,
                                                    IngestQueue& queue, StoreStageOptions options,
-                                                   const Clock& clock, DetectHook detect,
+                                                   const Clock& clock, DetectHook* detect,
                                                    std::function<void()> on_commit);
   ~StoreStage();  // Stop()s
 
@@ -99,10 +109,12 @@ class StoreStage {
 
  private:
   StoreStage(std::unique_ptr<store::Log> log, IngestQueue& queue, StoreStageOptions options,
-             const Clock& clock, DetectHook detect, std::function<void()> on_commit);
+             const Clock& clock, DetectHook* detect, std::function<void()> on_commit);
   void Run(Worker& worker);
   // Appends one item; false when the quota refused it (retry later) or on a fatal error.
   bool Process(IngestItem& item, std::vector<Defect>& defects);
+  // Appends what the detection tick produced; false when the quota refused it (kept for later).
+  bool ProcessTick();
   void ApplyAcksAndLetters();
   void Committed(const store::CommitResult& result);
   void Fail(const Status& status);
@@ -111,7 +123,7 @@ class StoreStage {
   IngestQueue& queue_;
   const StoreStageOptions options_;
   const Clock& clock_;
-  DetectHook detect_;
+  DetectHook* const detect_;
   std::function<void()> on_commit_;
   std::unique_ptr<Worker> worker_;
 
@@ -122,6 +134,8 @@ class StoreStage {
   mutable std::mutex mu_;  // guards the members below
   std::vector<store::DeadLetter> letters_;
   uint64_t applied_acks_[2] = {0, 0};
+  IngestItem tick_;  // readings and defects from DetectHook::OnTick not yet appended
+  std::vector<Defect> tick_defects_;
   StoreStageCounters counters_;
   std::optional<Status> fatal_;
 };

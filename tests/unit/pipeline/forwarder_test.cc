@@ -26,7 +26,7 @@ class ForwarderTest : public ::testing::Test {
  protected:
   ~ForwarderTest() override { StopAll(); }
 
-  void Start(ForwarderSettings settings = {}, DetectHook detect = {}) {
+  void Start(ForwarderSettings settings = {}, DetectHook* detect = nullptr) {
     store::LogOptions lo;
     lo.path = dir_ / "log.db";
     lo.commit_interval = std::chrono::milliseconds(2);
@@ -34,10 +34,10 @@ class ForwarderTest : public ::testing::Test {
     auto log = store::Log::Open(lo, SystemClock::Instance());
     ASSERT_TRUE(log.ok()) << log.status().ToString();
     queue_ = std::make_unique<IngestQueue>(1024);
-    auto stage = StoreStage::Start(std::move(*log), *queue_, {}, SystemClock::Instance(),
-                                   std::move(detect), [this] {
-                                     if (Forwarder* f = forwarder_ptr_.load()) f->NotifyCommitted();
-                                   });
+    auto stage =
+        StoreStage::Start(std::move(*log), *queue_, {}, SystemClock::Instance(), detect, [this] {
+          if (Forwarder* f = forwarder_ptr_.load()) f->NotifyCommitted();
+        });
     ASSERT_TRUE(stage.ok()) << stage.status().ToString();
     stage_ = std::move(*stage);
     client_ = std::make_unique<FakeMqttClient>(1024);
@@ -269,9 +269,11 @@ TEST_F(ForwarderTest, ARejectedMessageIsRetriedThenDeadLetteredAndForwardingGoes
   EXPECT_EQ((*letters)[0].letter.topic, "weir/gw/data");
 }
 
-TEST_F(ForwarderTest, DefectsAreSentAheadOfReadings) {
-  // Every reading above 1000 raises a defect.
-  Start(Small(1, 100), [](std::span<const Reading> readings, std::vector<Defect>* defects) {
+// Every reading above 1000 raises a defect.
+class AboveLimit final : public DetectHook {
+ public:
+  void OnReadings(std::vector<Reading>& readings, Clock::TimePoint,
+                  std::vector<Defect>* defects) override {
     for (const Reading& r : readings) {
       if (r.value > 1000) {
         Defect d;
@@ -283,7 +285,13 @@ TEST_F(ForwarderTest, DefectsAreSentAheadOfReadings) {
         defects->push_back(d);
       }
     }
-  });
+  }
+  void OnTick(std::vector<Reading>*, std::vector<Defect>*) override {}
+};
+
+TEST_F(ForwarderTest, DefectsAreSentAheadOfReadings) {
+  AboveLimit detect;
+  Start(Small(1, 100), &detect);
   Feed(150);
   Feed(1, 5000);  // one defect, committed after 150 readings
   Connect();
@@ -297,6 +305,7 @@ TEST_F(ForwarderTest, DefectsAreSentAheadOfReadings) {
     client_->AckAll();
     return forwarder_->counters().readings_acked == 151;
   }));
+  StopAll();  // before `detect` goes away
 }
 
 TEST_F(ForwarderTest, BatchesAreSplitUnderTheMessageCapAndNothingIsLost) {

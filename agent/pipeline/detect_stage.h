@@ -1,0 +1,91 @@
+// DetectStage: runs the detection engine (agent/detect) on the store thread, as readings arrive,
+// before they are committed, so a defect is known in microseconds even while the uplink is down.
+//
+// For each batch of readings it
+//  - folds every reading into the engine; defects are returned to the store thread (which writes
+//    them to the defects lane, forwarded ahead of readings) and, when publish_local is set,
+//    published at once as JSON on the local broker (<prefix>/<device>/defects, QoS 1, not
+//    retained) for local action — a PLC, a siren, Node-RED;
+//  - turns closed windows of sensors with an aggregate mode into readings
+//    "<sensor>.count|min|max|mean|stddev" stamped at the window's end, stored beside the raw
+//    readings, or instead of them (the raw readings of those sensors are then not stored: an
+//    explicit, configured trade of detail for uplink bandwidth).
+// Tick() advances event time to the wall clock about once a second (dropout defects, windows
+// closing without new readings).
+//
+// Threads: used by the store thread only, except counters(), which is thread-safe. The local
+// client is used only for non-blocking publishes.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "agent/core/clock.h"
+#include "agent/core/record.h"
+#include "agent/detect/config.h"
+#include "agent/detect/engine.h"
+#include "agent/pipeline/store_stage.h"
+#include "agent/transport/mqtt_client.h"
+
+namespace weir::pipeline {
+
+enum class AggregateMode { kOff, kBeside, kInstead };
+
+struct DetectStageOptions {
+  detect::EngineConfig engine;  // must be valid (detect::Validate)
+  // Sensor glob -> aggregate mode; first match wins; sensors no pattern matches: kOff.
+  std::vector<std::pair<std::string, AggregateMode>> aggregates;
+  bool publish_local = true;
+  std::string local_topic;  // <prefix>/<device>/defects
+  std::chrono::milliseconds tick_interval{1000};
+};
+
+struct DetectCounters {
+  uint64_t readings = 0;
+  uint64_t defects = 0;
+  uint64_t late = 0;  // readings older than the watermark (counted, not folded in)
+  uint64_t published_local = 0;
+  uint64_t local_publish_failed =
+      0;                    // local broker down or window full: still logged and forwarded
+  uint64_t aggregates = 0;  // aggregate readings made
+  uint64_t sensors = 0;
+  // Arrival of the triggering message to the local publish call, over the last 1,024 defects.
+  double local_latency_p50_ms = 0;
+  double local_latency_p99_ms = 0;
+};
+
+class DetectStage final : public DetectHook {
+ public:
+  // `local` may be null (no local publishing); it and `clock` must outlive the stage.
+  DetectStage(DetectStageOptions options, transport::MqttClient* local, const Clock& clock);
+
+  void OnReadings(std::vector<Reading>& readings, Clock::TimePoint arrived,
+                  std::vector<Defect>* defects) override;
+  void OnTick(std::vector<Reading>* readings, std::vector<Defect>* defects) override;
+
+  DetectCounters counters() const;
+
+ private:
+  AggregateMode ModeFor(const std::string& sensor);
+  void Publish(const std::vector<Defect>& defects, size_t from, Clock::TimePoint arrived);
+  void Aggregate(std::vector<detect::ClosedWindow>& windows, std::vector<Reading>* out);
+
+  const DetectStageOptions options_;
+  transport::MqttClient* const local_;
+  const Clock& clock_;
+  detect::Engine engine_;
+  std::unordered_map<std::string, AggregateMode> modes_;  // cache of ModeFor
+  std::vector<detect::ClosedWindow> windows_;             // scratch
+  Clock::TimePoint next_tick_{};
+  mutable std::mutex mu_;  // guards counters_ and latencies_
+  DetectCounters counters_;
+  std::vector<double> latencies_ms_;  // ring
+  size_t latency_next_ = 0;
+};
+
+}  // namespace weir::pipeline
