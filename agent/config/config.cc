@@ -8,6 +8,7 @@
 
 #include <cassert>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 
@@ -102,10 +103,37 @@ Status CheckString(const KeySpec& k, const std::string& s, const std::string& pa
   return Status::Ok();
 }
 
+Status CheckDouble(const KeySpec& k, double d, const std::string& path) {
+  if (!std::isfinite(d)) return Problem(path, "expected a finite number");
+  if (k.min_exclusive && d <= k.min_double) {
+    return Problem(path, DoubleText(d) + " is not above the minimum " + DoubleText(k.min_double));
+  }
+  if (d < k.min_double) {
+    return Problem(path, DoubleText(d) + " is below the minimum " + DoubleText(k.min_double));
+  }
+  if (d > k.max_double) {
+    return Problem(path, DoubleText(d) + " is above the maximum " + DoubleText(k.max_double));
+  }
+  return Status::Ok();
+}
+
 // Checks `v` against the key's type and range; on success sets it when `m` is not null.
 Status CheckAndSetScalar(pb::Message* m, const pb::FieldDescriptor* fd, const Json& v,
                          const std::string& path) {
   const KeySpec& k = SpecFor(path);
+  if (k.type == KeyType::kBool) {
+    if (!v.is_boolean()) return Problem(path, "expected true or false, got " + TypeOf(v));
+    if (m != nullptr) m->GetReflection()->SetBool(m, fd, v.get<bool>());
+    return Status::Ok();
+  }
+  if (k.type == KeyType::kDouble) {
+    // A binary document's NaN arrives as a JSON number; JSON text cannot carry one.
+    if (!v.is_number()) return Problem(path, "expected a number, got " + TypeOf(v));
+    const double d = v.get<double>();
+    WEIR_RETURN_IF_ERROR(CheckDouble(k, d, path));
+    if (m != nullptr) m->GetReflection()->SetDouble(m, fd, d);
+    return Status::Ok();
+  }
   if (k.type == KeyType::kString) {
     if (!v.is_string()) return Problem(path, "expected a string, got " + TypeOf(v));
     const std::string& s = v.get_ref<const std::string&>();
@@ -243,8 +271,8 @@ Status MergeMessage(const pb::Message& src, pb::Message* dst, const std::string&
   return Status::Ok();
 }
 
-// Override text to the JSON value the key expects: strings verbatim, numbers as integers,
-// lists and objects as JSON text.
+// Override text to the JSON value the key expects: strings verbatim, integers, doubles (any
+// std::from_chars form), booleans as true|false|1|0, lists and objects as JSON text.
 Result<Json> OverrideValue(const pb::FieldDescriptor* fd, const std::string& text,
                            const std::string& path) {
   if (fd->is_repeated() || fd->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
@@ -253,6 +281,23 @@ Result<Json> OverrideValue(const pb::FieldDescriptor* fd, const std::string& tex
     return v;
   }
   if (fd->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING) return Json(text);
+  if (fd->cpp_type() == pb::FieldDescriptor::CPPTYPE_BOOL) {
+    if (text == "true" || text == "1") return Json(true);
+    if (text == "false" || text == "0") return Json(false);
+    return Problem(path, "'" + text + "' is not true, false, 1 or 0");
+  }
+  if (fd->cpp_type() == pb::FieldDescriptor::CPPTYPE_DOUBLE) {
+    double d = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
+    if (text.empty() || p != text.data() + text.size() ||
+        (ec != std::errc() && ec != std::errc::result_out_of_range)) {
+      return Problem(path, "'" + text + "' is not a number");
+    }
+    if (ec == std::errc::result_out_of_range || !std::isfinite(d)) {
+      return Problem(path, "'" + text + "' is not a finite number");
+    }
+    return Json(d);
+  }
   Number n;
   const char* begin = text.data();
   const char* end = text.data() + text.size();
@@ -446,6 +491,10 @@ Json FieldToJson(const pb::Message& m, const pb::FieldDescriptor* fd, const std:
       return r->GetUInt64(m, fd);
     case pb::FieldDescriptor::CPPTYPE_INT32:
       return r->GetInt32(m, fd);
+    case pb::FieldDescriptor::CPPTYPE_DOUBLE:
+      return r->GetDouble(m, fd);
+    case pb::FieldDescriptor::CPPTYPE_BOOL:
+      return r->GetBool(m, fd);
     default:
       assert(false && "config.proto field type without a schema mapping");
       return nullptr;

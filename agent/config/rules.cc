@@ -73,6 +73,31 @@ void CheckEndpoint(const v1::MqttEndpoint& e, const std::string& p,
   }
 }
 
+// WindowAggregator::kMaxOverlap (agent/detect/window.h): a sliding window may overlap at most
+// this many others. Config may not include detect; app_run_config_test checks the two agree.
+constexpr uint32_t kMaxWindowOverlap = 16;
+
+void CheckDetectRules(const v1::DetectConfig& d, std::vector<std::string>* problems) {
+  for (int i = 0; i < d.rules_size(); ++i) {
+    const v1::DetectRule& r = d.rules(i);
+    const std::string p = "detect.rules[" + std::to_string(i) + "]";
+    if (r.limits().min() > r.limits().max()) {
+      problems->push_back(p + ".limits.min: " + DoubleText(r.limits().min()) + " is above " + p +
+                          ".limits.max (" + DoubleText(r.limits().max()) + ")");
+    }
+    const v1::DetectWindow& w = r.window();
+    if (w.kind() != "sliding" || w.hop_s() == 0) continue;
+    if (w.hop_s() > w.size_s()) {
+      problems->push_back(p + ".window.hop_s: " + std::to_string(w.hop_s()) + " is above " + p +
+                          ".window.size_s (" + std::to_string(w.size_s()) + ")");
+    } else if ((w.size_s() + w.hop_s() - 1) / w.hop_s() > kMaxWindowOverlap) {
+      problems->push_back(p + ".window.hop_s: " + std::to_string(w.hop_s()) + " is below size_s/" +
+                          std::to_string(kMaxWindowOverlap) +
+                          " (at most that many sliding windows may overlap)");
+    }
+  }
+}
+
 }  // namespace
 
 bool IsChoice(std::string_view choices, std::string_view value) {
@@ -166,8 +191,9 @@ void CheckAcrossKeys(const AgentConfig& c, std::vector<std::string>* problems) {
   // in as input: an endless loop that fills the log.
   Result<BrokerUrl> local = ParseBrokerUrl(c.ingest().local().url());
   Result<BrokerUrl> remote = ParseBrokerUrl(up.broker().url());
-  if (local.ok() && remote.ok() && local->host == remote->host && local->port == remote->port &&
-      !c.device_id().empty()) {
+  const bool same_broker =
+      local.ok() && remote.ok() && local->host == remote->host && local->port == remote->port;
+  if (same_broker && !c.device_id().empty()) {
     const std::string own = up.topic_prefix() + "/" + c.device_id() + "/";
     for (int i = 0; i < subs.size(); ++i) {
       if (TopicMatches(subs[i].topic(), own + "data") ||
@@ -178,6 +204,21 @@ void CheckAcrossKeys(const AgentConfig& c, std::vector<std::string>* problems) {
       }
     }
   }
+  // Defects published on the local broker must not come back in through a subscription: each
+  // would be parsed as a reading (or dead-lettered), logged and forwarded, over and over. With
+  // one broker for both sides the rule above has already reported these subscriptions.
+  if (c.detect().enabled() && c.detect().publish_local() && !same_broker &&
+      !c.device_id().empty()) {
+    const std::string defects = up.topic_prefix() + "/" + c.device_id() + "/defects";
+    for (int i = 0; i < subs.size(); ++i) {
+      if (TopicMatches(subs[i].topic(), defects)) {
+        problems->push_back("ingest.subscriptions[" + std::to_string(i) + "].topic: '" +
+                            subs[i].topic() + "' would take in the agent's own defects (" +
+                            defects + ", detect.publish_local)");
+      }
+    }
+  }
+  CheckDetectRules(c.detect(), problems);
 }
 
 }  // namespace internal

@@ -4,6 +4,8 @@
 
 #include <array>
 #include <cctype>
+#include <charconv>
+#include <limits>
 #include <string>
 
 namespace weir::config {
@@ -14,14 +16,19 @@ constexpr int64_t kMiB = 1024 * kKiB;
 constexpr int64_t kGiB = 1024 * kMiB;
 constexpr int64_t kDay = 86'400;
 constexpr int64_t kYear = 365 * kDay;
+constexpr double kLowest = -std::numeric_limits<double>::max();
+constexpr double kHighest = std::numeric_limits<double>::max();
+// SpikeDetector::kMaxWindow (agent/detect/detectors.h); config may not include detect, so
+// app_run_config_test checks that the two agree.
+constexpr int64_t kSpikeMaxWindow = 128;
 
 using enum KeyType;
 using enum StringRule;
 using enum Apply;
 
 // Why the remote allow-list is what it is: a fleet push may tune rates, limits and what to
-// subscribe to, but never identity, storage location, credentials, brokers or topics: a bad
-// value there would cut the device off from the very channel that could repair it.
+// subscribe to, and all of detection, but never identity, storage location, credentials, brokers or
+// topics: a bad value there would cut the device off from the very channel that could repair it.
 constexpr std::array kSchema = {
     KeySpec{.path = "device_id",
             .type = kString,
@@ -388,6 +395,222 @@ constexpr std::array kSchema = {
             .apply = kLive,
             .remote = true,
             .description = "Least severe level written to stderr."},
+    // --- detect ---
+    KeySpec{.path = "detect.enabled",
+            .type = kBool,
+            .default_text = "true",
+            .apply = kLive,
+            .remote = true,
+            .description = "Run the detectors on the gateway."},
+    KeySpec{.path = "detect.publish_local",
+            .type = kBool,
+            .default_text = "true",
+            .apply = kLive,
+            .remote = true,
+            .description = "Publish each defect at once as JSON on the local broker, topic "
+                           "`<prefix>/<device>/defects`, for local action."},
+    KeySpec{.path = "detect.max_sensors",
+            .type = kUint32,
+            .default_text = "10000",
+            .min = 1,
+            .max = 1'000'000,
+            .apply = kLive,
+            .remote = true,
+            .description =
+                "Sensors tracked at most; readings of further sensors skip detection (counted)."},
+    KeySpec{.path = "detect.rules",
+            .type = kList,
+            .default_text = "[]",
+            .min = 0,
+            .max = 64,
+            .apply = kLive,
+            .remote = true,
+            .description = "Detector settings per sensor-id pattern; the first matching rule wins. "
+                           "Sensors no rule matches run `auto` with its defaults. A document that "
+                           "sets the list replaces it whole."},
+    KeySpec{
+        .path = "detect.rules[].pattern",
+        .type = kString,
+        .default_text = "",
+        .min = 0,
+        .max = 256,
+        .required = true,
+        .apply = kLive,
+        .remote = true,
+        .description = "Glob on the sensor id: `*` any run, `?` one character, e.g. `boiler.*`."},
+    KeySpec{.path = "detect.rules[].window.kind",
+            .type = kString,
+            .default_text = "tumbling",
+            .min = 0,
+            .max = 16,
+            .choices = "tumbling|sliding|count",
+            .apply = kLive,
+            .remote = true,
+            .description = "Window of the aggregates and the defect evidence: fixed `tumbling`, "
+                           "overlapping `sliding`, or every `count` readings."},
+    KeySpec{.path = "detect.rules[].window.size_s",
+            .type = kUint32,
+            .default_text = "60",
+            .min = 1,
+            .max = kDay,
+            .apply = kLive,
+            .remote = true,
+            .description = "Window length (tumbling and sliding)."},
+    KeySpec{.path = "detect.rules[].window.hop_s",
+            .type = kUint32,
+            .default_text = "0",
+            .min = 0,
+            .max = kDay,
+            .apply = kLive,
+            .remote = true,
+            .description = "Sliding windows: a new one every hop_s, at most size_s and at least "
+                           "size_s/16; 0 means size_s."},
+    KeySpec{.path = "detect.rules[].window.count",
+            .type = kUint32,
+            .default_text = "100",
+            .min = 1,
+            .max = 100'000,
+            .apply = kLive,
+            .remote = true,
+            .description = "Readings per count window."},
+    KeySpec{.path = "detect.rules[].window.allowed_lateness_s",
+            .type = kUint32,
+            .default_text = "5",
+            .min = 0,
+            .max = 3600,
+            .apply = kLive,
+            .remote = true,
+            .description = "Readings older than the newest event time minus this are late: "
+                           "counted, not folded in."},
+    KeySpec{.path = "detect.rules[].limits.enabled",
+            .type = kBool,
+            .default_text = "false",
+            .apply = kLive,
+            .remote = true,
+            .description = "Static limits: a reading outside [min, max] is a defect."},
+    KeySpec{.path = "detect.rules[].limits.min",
+            .type = kDouble,
+            .default_text = "-1e308",
+            .min_double = kLowest,
+            .max_double = kHighest,
+            .apply = kLive,
+            .remote = true,
+            .description = "Lowest good value (at most max)."},
+    KeySpec{.path = "detect.rules[].limits.max",
+            .type = kDouble,
+            .default_text = "1e308",
+            .min_double = kLowest,
+            .max_double = kHighest,
+            .apply = kLive,
+            .remote = true,
+            .description = "Highest good value."},
+    KeySpec{.path = "detect.rules[].rate.enabled",
+            .type = kBool,
+            .default_text = "false",
+            .apply = kLive,
+            .remote = true,
+            .description = "Rate of change: a faster change than max_per_s is a defect."},
+    KeySpec{.path = "detect.rules[].rate.max_per_s",
+            .type = kDouble,
+            .default_text = "1e308",
+            .min_double = 0,
+            .max_double = kHighest,
+            .min_exclusive = true,
+            .apply = kLive,
+            .remote = true,
+            .description = "Largest change per second, in value units."},
+    KeySpec{.path = "detect.rules[].spike.enabled",
+            .type = kBool,
+            .default_text = "false",
+            .apply = kLive,
+            .remote = true,
+            .description =
+                "Spike: robust z-score against the median and MAD of the last `window` readings."},
+    KeySpec{.path = "detect.rules[].spike.z",
+            .type = kDouble,
+            .default_text = "8",
+            .min_double = 1,
+            .max_double = 100,
+            .apply = kLive,
+            .remote = true,
+            .description = "Robust z-score above which a reading is a spike."},
+    KeySpec{.path = "detect.rules[].spike.window",
+            .type = kUint32,
+            .default_text = "64",
+            .min = 8,
+            .max = kSpikeMaxWindow,
+            .apply = kLive,
+            .remote = true,
+            .description = "Readings the median and MAD are taken over."},
+    KeySpec{.path = "detect.rules[].shift.enabled",
+            .type = kBool,
+            .default_text = "false",
+            .apply = kLive,
+            .remote = true,
+            .description = "Level shift (CUSUM) and drift (EWMA) against a baseline set by the "
+                           "first 200 readings."},
+    KeySpec{.path = "detect.rules[].flatline.enabled",
+            .type = kBool,
+            .default_text = "false",
+            .apply = kLive,
+            .remote = true,
+            .description = "Stuck value: the same value min_repeats times in a row."},
+    KeySpec{.path = "detect.rules[].flatline.min_repeats",
+            .type = kUint32,
+            .default_text = "30",
+            .min = 2,
+            .max = 100'000,
+            .apply = kLive,
+            .remote = true,
+            .description = "Equal readings in a row that make a flatline."},
+    KeySpec{.path = "detect.rules[].dropout.enabled",
+            .type = kBool,
+            .default_text = "false",
+            .apply = kLive,
+            .remote = true,
+            .description = "Dropout: no reading for longer than max_gap_s."},
+    KeySpec{.path = "detect.rules[].dropout.max_gap_s",
+            .type = kUint32,
+            .default_text = "60",
+            .min = 1,
+            .max = kDay,
+            .apply = kLive,
+            .remote = true,
+            .description = "Longest expected gap between readings (event time)."},
+    KeySpec{.path = "detect.rules[].auto.enabled",
+            .type = kBool,
+            .default_text = "true",
+            .apply = kLive,
+            .remote = true,
+            .description = "The combined anomaly score in [0, 1]; needs no tuning."},
+    KeySpec{.path = "detect.rules[].auto.threshold",
+            .type = kDouble,
+            .default_text = "0.95",
+            .min_double = 0,
+            .max_double = 1,
+            .min_exclusive = true,
+            .apply = kLive,
+            .remote = true,
+            .description = "Score at or above which a reading raises an anomaly defect."},
+    KeySpec{.path = "detect.rules[].holdoff_s",
+            .type = kUint32,
+            .default_text = "300",
+            .min = 0,
+            .max = kDay,
+            .apply = kLive,
+            .remote = true,
+            .description = "After a defect the same detector on the same sensor stays quiet this "
+                           "long: one incident, one alert."},
+    KeySpec{.path = "detect.rules[].aggregate",
+            .type = kString,
+            .default_text = "off",
+            .min = 0,
+            .max = 16,
+            .choices = "off|beside|instead",
+            .apply = kLive,
+            .remote = true,
+            .description = "Window aggregates (count, min, max, mean, stddev) forwarded `beside` "
+                           "or `instead` of the raw readings, or `off`."},
 };
 
 // "ingest.subscriptions[12].topic" -> "ingest.subscriptions[].topic".
@@ -414,11 +637,25 @@ std::string TypeName(const KeySpec& k) {
       return "uint64";
     case kInt32:
       return "int32";
+    case kDouble:
+      return "double";
+    case kBool:
+      return "bool";
     case kList:
       return "list";
   }
   return "?";
 }
+
+}  // namespace
+
+std::string DoubleText(double v) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  return ec == std::errc() ? std::string(buf, end) : "?";
+}
+
+namespace {
 
 std::string RangeText(const KeySpec& k) {
   std::string choices(k.choices);
@@ -457,6 +694,15 @@ std::string RangeText(const KeySpec& k) {
     }
     case kList:
       return std::to_string(k.min) + ".." + std::to_string(k.max) + " items";
+    case kBool:
+      return "true/false";
+    case kDouble:
+      if (k.min_double == kLowest && k.max_double == kHighest) return "any finite number";
+      if (k.min_exclusive) {
+        return "> " + DoubleText(k.min_double) +
+               (k.max_double == kHighest ? ", finite" : ", <= " + DoubleText(k.max_double));
+      }
+      return DoubleText(k.min_double) + ".." + DoubleText(k.max_double);
     default:
       return std::to_string(k.min) + ".." + std::to_string(k.max);
   }

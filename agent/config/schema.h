@@ -18,6 +18,8 @@ enum class KeyType {
   kUint32,
   kUint64,
   kInt32,
+  kDouble,  // finite only: JSON has no NaN or infinity, and a detector limit of NaN means nothing
+  kBool,
   kList,  // a repeated message; its elements' keys are listed as "<path>[].<key>"
 };
 
@@ -44,10 +46,14 @@ struct KeySpec {
   KeyType type;
   // The default as it would be written after `--set path=`; lists as JSON text.
   std::string_view default_text;
-  // Inclusive range: numbers' values, strings' byte length, lists' item count.
+  // Inclusive range: integers' values, strings' byte length, lists' item count.
   int64_t min;
   int64_t max;
-  // For strings and numbers: the allowed values separated by '|'; empty means any in range.
+  // Range of kDouble keys; min_double itself is excluded when min_exclusive ("> 0").
+  double min_double = 0;
+  double max_double = 0;
+  bool min_exclusive = false;
+  // For strings and integers: the allowed values separated by '|'; empty means any in range.
   std::string_view choices = "";
   StringRule rule = StringRule::kAny;
   // Must be non-empty in a complete config (checked by Validate, not while layering).
@@ -70,6 +76,9 @@ const KeySpec* FindKey(std::string_view path);
 // "WEIR_INGEST__SUBSCRIPTIONS__0__TOPIC". Levels are joined by a double underscore because
 // keys contain single ones.
 std::string EnvName(std::string_view path);
+
+// A double as the shortest text that reads back as the same value ("0.95", "1e+308").
+std::string DoubleText(double v);
 
 // The README's key reference (a Markdown table), generated from Schema().
 std::string ReferenceMarkdown();

@@ -5,6 +5,7 @@
 #include <google/protobuf/descriptor.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -45,6 +46,10 @@ KeyType ExpectedType(const pb::FieldDescriptor* fd) {
       return KeyType::kUint64;
     case pb::FieldDescriptor::CPPTYPE_INT32:
       return KeyType::kInt32;
+    case pb::FieldDescriptor::CPPTYPE_DOUBLE:
+      return KeyType::kDouble;
+    case pb::FieldDescriptor::CPPTYPE_BOOL:
+      return KeyType::kBool;
     default:
       ADD_FAILURE() << fd->full_name() << " has a type the schema cannot express";
       return KeyType::kString;
@@ -78,6 +83,13 @@ TEST(ConfigSchema, RowsAreDescribedAndConsistent) {
     }
     if (k.type == KeyType::kInt32) {
       EXPECT_LE(k.max, int64_t{INT32_MAX}) << k.path;
+    }
+    if (k.type == KeyType::kDouble) {
+      EXPECT_TRUE(std::isfinite(k.min_double) && std::isfinite(k.max_double)) << k.path;
+      EXPECT_LE(k.min_double, k.max_double) << k.path;
+      EXPECT_TRUE(k.choices.empty()) << k.path << ": choices are for strings and integers";
+    } else {
+      EXPECT_FALSE(k.min_exclusive) << k.path << ": min_exclusive is for doubles";
     }
     if (k.secret) {
       EXPECT_EQ(k.type, KeyType::kString) << k.path;

@@ -89,7 +89,7 @@ TEST(ConfigValidate, TopicFiltersAndPrefixFollowMqttRules) {
   EXPECT_THAT(ErrorOf(R"({"ingest": {"subscriptions": [{"topic": ""}]}})"),
               HasSubstr("ingest.subscriptions[0].topic: required"));
   EXPECT_TRUE(Validate(ValidWith(R"({"ingest": {"subscriptions": [{"topic": "#"},
-      {"topic": "+/x/+"}]}})"))
+      {"topic": "+/x/+"}]}, "detect": {"publish_local": false}})"))
                   .ok());
   EXPECT_EQ(ErrorOf(R"({"upstream": {"topic_prefix": "weir/+"}})"),
             "upstream.topic_prefix: 'weir/+' contains a wildcard");
@@ -139,8 +139,10 @@ TEST(ConfigValidate, ASubscriptionThatWouldEatOurOwnUpstreamIsALoop) {
                         "upstream": {"broker": {"url": "mqtt://h"}}})"),
             "ingest.subscriptions[0].topic: 'weir/#' would take in the agent's own upstream "
             "messages (weir/gw-17/data), since both brokers are the same");
-  // The same filter against a different broker is fine.
-  EXPECT_TRUE(Validate(ValidWith(R"({"ingest": {"subscriptions": [{"topic": "weir/#"}]}})")).ok());
+  // The same filter against a different broker is fine (when defects are not published locally).
+  EXPECT_TRUE(Validate(ValidWith(R"({"ingest": {"subscriptions": [{"topic": "weir/#"}]},
+                                     "detect": {"publish_local": false}})"))
+                  .ok());
 }
 
 TEST(ConfigValidate, EveryProblemIsReportedAtOnce) {
