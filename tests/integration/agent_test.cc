@@ -500,6 +500,8 @@ TEST_P(AgentMessageSizeLimit, BatchesAreSplitToFitAndNothingIsLost) {
   auto log = ReadLogContent(rig->log_path());
   ASSERT_TRUE(log.ok()) << log.status().ToString();
   const uint64_t envelopes = JsonCount(report, "/lanes/readings/envelopes");
+  RecordProperty("envelopes", std::to_string(envelopes));
+  RecordProperty("encoded_bytes", std::to_string(log->encoded_bytes));
   EXPECT_GE(envelopes, log->encoded_bytes / 2048) << "encoded bytes " << log->encoded_bytes;
   EXPECT_GT(envelopes, args.count / 1000) << "encoded bytes " << log->encoded_bytes;
 }
@@ -534,7 +536,7 @@ TEST(AgentIntegration, QuotaEvictOldestSendsAnExplicitGapAndNothingElseIsMissing
         next_look = std::chrono::steady_clock::now() + milliseconds(500);
         return evicted() > 0;
       },
-      seconds(90));
+      seconds(60));
   sim->Signal(SIGTERM);
   sim->Wait(seconds(10));
   ASSERT_TRUE(overflowed && evicted() > 0)
@@ -580,7 +582,7 @@ TEST(AgentIntegration, QuotaPauseIngestPausesThenResumesWithoutAGap) {
   auto sim = rig->SimulateInBackground({.count = 2'000'000, .rate = 20000, .sensors = 200});
   const bool paused =
       WaitFor([&] { return !sim->running() || rig->AgentStatus()["store"].value("paused", false); },
-              seconds(90));
+              seconds(60));
   sim->Signal(SIGTERM);
   const int sim_exit = sim->Wait(seconds(10));
   ASSERT_TRUE(paused && rig->AgentStatus()["store"].value("paused", false))
@@ -592,7 +594,12 @@ TEST(AgentIntegration, QuotaPauseIngestPausesThenResumesWithoutAGap) {
 
   ASSERT_TRUE(rig->upstream().Restart().ok());
   // The backlog drains, the quota frees up, ingest resumes and takes what the local broker held.
-  ASSERT_TRUE(rig->WaitForSinkDelivered(summary.published, seconds(90))) << Diagnostics(*rig);
+  ASSERT_TRUE(
+      WaitFor([&] { return rig->AgentStatus()["forward"].value("upstream", "") == "connected"; },
+              seconds(30)))
+      << "the forwarder did not reconnect to the restarted upstream while ingest was paused"
+      << Diagnostics(*rig);
+  ASSERT_TRUE(rig->WaitForSinkDelivered(summary.published, seconds(60))) << Diagnostics(*rig);
   ASSERT_TRUE(
       WaitFor([&] { return !rig->AgentStatus()["store"].value("paused", true); }, seconds(10)));
   EXPECT_GT(rig->StatusCount("/store/paused_ms"), 0u);
