@@ -38,6 +38,32 @@ def get(path, *keys):
     print(*out)
 
 
+def flatten(path, out_path):
+    """Writes `dotted.key<TAB>value` lines of a JSON file to out_path, stamped with the JSON file's
+    mtime, so that the shell re-reads it only when the JSON file is newer (`-nt`, no process)."""
+    try:
+        with open(path) as f:
+            mtime_ns = os.fstat(f.fileno()).st_mtime_ns
+            doc = json.load(f)
+    except (OSError, ValueError):
+        return
+    lines = []
+
+    def walk(prefix, value):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else k, v)
+        elif not isinstance(value, list):
+            lines.append(f"{prefix}\t{str(value).replace(' ', '_')}")
+
+    walk("", doc)
+    tmp = out_path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.utime(tmp, ns=(mtime_ns, mtime_ns))
+    os.replace(tmp, out_path)
+
+
 def quantile(sorted_values, q):
     if not sorted_values:
         return float("nan")
@@ -88,24 +114,28 @@ def latency(local_capture, upstream_capture, skip_s):
 
 
 def table(results_path):
+    """Prints one markdown table per scenario (the first word of each row's "scenario")."""
     rows = [json.loads(line) for line in open(results_path) if line.strip()]
     if not rows:
         print("(no results)")
         return
-    columns = []
+    groups = {}
     for row in rows:
-        for key in row:
-            if key not in columns:
-                columns.append(key)
-    print("| " + " | ".join(columns) + " |")
-    print("|" + "---|" * len(columns))
-    for row in rows:
-        print("| " + " | ".join(str(row.get(c, "")) for c in columns) + " |")
+        groups.setdefault(row["scenario"].split()[0], []).append(row)
+    for group in groups.values():
+        columns = []
+        for row in group:
+            columns += [key for key in row if key not in columns]
+        print("| " + " | ".join(columns) + " |")
+        print("|" + "---|" * len(columns))
+        for row in group:
+            print("| " + " | ".join(str(row.get(c, "")) for c in columns) + " |")
+        print()
 
 
 def main():
     command, args = sys.argv[1], sys.argv[2:]
-    {"ports": ports, "get": get, "latency": latency, "table": table}[command](*args)
+    {"ports": ports, "get": get, "flatten": flatten, "latency": latency, "table": table}[command](*args)
 
 
 if __name__ == "__main__":
