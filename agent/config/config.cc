@@ -513,8 +513,10 @@ Result<AgentConfig> MergeJson(const AgentConfig& base, std::string_view json_tex
   Json doc;
   try {
     doc = Json::parse(json_text);
-  } catch (const Json::parse_error& e) {
-    // e.what() is "[json.exception.parse_error.101] parse error at line 3, column 5: ..."
+  } catch (const Json::exception& e) {
+    // e.what() is "[json.exception.parse_error.101] parse error at line 3, column 5: ...", or
+    // "[json.exception.out_of_range.406] number overflow parsing '1e999'" for a number no double
+    // can hold.
     std::string what = e.what();
     const size_t at = what.find("] ");
     return InvalidArgument("not valid JSON: " +
