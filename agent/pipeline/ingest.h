@@ -6,12 +6,10 @@
 // does not parse becomes a dead letter (topic, reason code, message, first bytes), counted per
 // reason; it never stalls ingest.
 //
-// Queue full-policy: block. When the store thread falls behind (a slow disk, or the quota's
-// pause_ingest policy), OnMessage waits for room, which stops the MQTT client reading its socket
-// and pushes back on the broker, which holds our persistent session's QoS 1 messages. Dropping
-// instead would lose messages the broker already considers delivered. The wait ends when the
-// queue is closed at shutdown; the message is then lost, and is counted
-// (`ingest_dropped_at_shutdown`) — it is inside the stated inbound loss window.
+// Queue policy: OnMessage never blocks (see ingest_queue.h for why, and how LocalLink pauses
+// the local connection when the store thread falls behind). After Close() at shutdown a message
+// can no longer be queued; it is counted (`ingest_dropped_at_shutdown`) — it is inside the stated
+// inbound loss window, and LocalLink has disconnected before the queue closes, so normally none.
 //
 // Threads: OnMessage runs on the MQTT client's callback thread, is noexcept and is the only
 // producer; SetRoutes may be called from any thread (SIGHUP reload) and swaps the table
@@ -27,23 +25,13 @@
 #include <vector>
 
 #include "agent/codec/payload_parser.h"
-#include "agent/core/bounded_queue.h"
 #include "agent/core/clock.h"
 #include "agent/core/record.h"
+#include "agent/pipeline/ingest_queue.h"
 #include "agent/store/log.h"
 #include "agent/transport/mqtt_client.h"
 
 namespace weir::pipeline {
-
-// What the store thread receives for one inbound message: its readings, or a dead letter.
-struct IngestItem {
-  std::vector<Reading> readings;
-  std::optional<store::DeadLetter> dead_letter;
-  Clock::TimePoint arrived{};  // monotonic arrival time, for latency measurements
-  bool detected = false;       // the store thread has run detection on it (set once)
-};
-
-using IngestQueue = BoundedQueue<IngestItem>;
 
 // One subscription: a topic filter and the parser for what arrives on it.
 struct IngestRoute {
@@ -70,7 +58,7 @@ class Ingest {
   Ingest(std::vector<IngestRoute> routes, size_t max_payload_bytes, IngestQueue& queue,
          const Clock& clock);
 
-  // The local client's on_message. Blocks while the queue is full (see the file comment).
+  // The local client's on_message. Never blocks (see the file comment).
   void OnMessage(const transport::InboundMessage& message) noexcept;
 
   // Replaces the routes (reload). Messages already parsed are unaffected.

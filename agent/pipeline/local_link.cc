@@ -1,13 +1,16 @@
 #include "agent/pipeline/local_link.h"
 
+#include <algorithm>
+
 #include "agent/core/logging.h"
 
 namespace weir::pipeline {
 
 Result<std::unique_ptr<LocalLink>> LocalLink::Start(transport::MqttClient& client, Ingest& ingest,
+                                                    const IngestQueue& queue,
                                                     BackoffOptions backoff, int qos,
                                                     const Clock& clock) {
-  std::unique_ptr<LocalLink> link(new LocalLink(client, ingest, backoff, qos, clock));
+  std::unique_ptr<LocalLink> link(new LocalLink(client, ingest, queue, backoff, qos, clock));
   LocalLink* raw = link.get();
   transport::MqttCallbacks callbacks;
   callbacks.on_connected = [raw](bool) {
@@ -82,6 +85,25 @@ void LocalLink::Run(Worker& worker) {
         outage_logged = true;
       }
     }
+    if (state() == LocalState::kConnected && queue_.saturated()) {
+      // Let the broker hold the stream while the store thread catches up. Disconnect blocks
+      // briefly; the callback never waits, so it cannot deadlock with it.
+      LogWarn("ingest", "the store is behind (" + std::to_string(queue_.size()) +
+                            " messages queued): pausing the local connection; the broker holds "
+                            "our session's messages");
+      pauses_.fetch_add(1, std::memory_order_relaxed);
+      const Status s = client_.Disconnect(std::chrono::milliseconds(2000));
+      if (!s.ok()) LogDebug("ingest", "disconnect: " + s.ToString());
+      connected_.store(false, std::memory_order_release);
+      lost_.store(false, std::memory_order_release);
+      state_.store(LocalState::kPaused, std::memory_order_release);
+    }
+    if (state() == LocalState::kPaused && queue_.relieved()) {
+      LogInfo("ingest", "the store caught up: resuming the local connection");
+      state_.store(LocalState::kDisconnected, std::memory_order_release);
+      next_attempt = clock_.Now();
+      outage_logged = true;  // the reconnect is logged as "connected again"
+    }
     if (state() == LocalState::kDisconnected && clock_.Now() >= next_attempt) {
       const Status s = client_.Connect();
       if (s.ok()) {
@@ -90,8 +112,11 @@ void LocalLink::Run(Worker& worker) {
         next_attempt = clock_.Now() + backoff_.Next();
       }
     }
+    // While connected or paused, look at the queue's level 20 times a second (cheap; the
+    // callback does not wake this thread for it, to stay as short as possible).
+    const Clock::TimePoint poll = clock_.Now() + std::chrono::milliseconds(50);
     const Clock::TimePoint deadline =
-        state() == LocalState::kDisconnected ? next_attempt : Clock::TimePoint::max();
+        state() == LocalState::kDisconnected ? std::min(next_attempt, poll) : poll;
     worker.WaitUntil(
         [this] {
           return connected_.load(std::memory_order_acquire) ||

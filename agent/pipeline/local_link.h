@@ -5,6 +5,13 @@
 // every connect (also when the broker kept our persistent session: subscribing again is harmless
 // and picks up filters added by a reload). Inbound messages go straight to Ingest::OnMessage.
 //
+// Flow control: when the ingest queue is saturated (the store thread is behind: a slow disk, or
+// the quota's pause_ingest policy), LocalLink disconnects, so that the local broker holds the
+// messages in our persistent session instead of weir holding them in memory, and connects again
+// once the queue is down to half. The broker must be allowed to queue enough for us (mosquitto:
+// `max_queued_messages`, 1,000 by default, beyond which it drops QoS 1 messages for an offline
+// client); see the README.
+//
 // Threads: one Worker thread ("weir-local") connects; the client's callbacks only record events.
 // Public methods are thread-safe. Stop() blocks for the disconnect.
 #pragma once
@@ -24,15 +31,20 @@
 
 namespace weir::pipeline {
 
-enum class LocalState { kDisconnected, kConnecting, kConnected };
+enum class LocalState {
+  kDisconnected,
+  kConnecting,
+  kConnected,
+  kPaused,  // disconnected on purpose while the store thread catches up (ingest_queue.h)
+};
 
 class LocalLink {
  public:
   // `client`, `ingest` and `clock` must outlive the link. Sets the client's callbacks and starts
   // connecting at once.
   static Result<std::unique_ptr<LocalLink>> Start(transport::MqttClient& client, Ingest& ingest,
-                                                  BackoffOptions backoff, int qos,
-                                                  const Clock& clock);
+                                                  const IngestQueue& queue, BackoffOptions backoff,
+                                                  int qos, const Clock& clock);
   ~LocalLink();  // Stop()s
 
   // Subscribes to the ingest's current filters now (after a reload), if connected.
@@ -43,17 +55,24 @@ class LocalLink {
 
   LocalState state() const { return state_.load(std::memory_order_acquire); }
   uint64_t connects() const { return connects_.load(std::memory_order_relaxed); }
+  uint64_t pauses() const { return pauses_.load(std::memory_order_relaxed); }
 
  private:
-  LocalLink(transport::MqttClient& client, Ingest& ingest, BackoffOptions backoff, int qos,
-            const Clock& clock)
-      : client_(client), ingest_(ingest), backoff_(backoff), qos_(qos), clock_(clock) {}
+  LocalLink(transport::MqttClient& client, Ingest& ingest, const IngestQueue& queue,
+            BackoffOptions backoff, int qos, const Clock& clock)
+      : client_(client),
+        ingest_(ingest),
+        queue_(queue),
+        backoff_(backoff),
+        qos_(qos),
+        clock_(clock) {}
   void Run(Worker& worker);
   void Subscribe();
   void Wake();
 
   transport::MqttClient& client_;
   Ingest& ingest_;
+  const IngestQueue& queue_;
   Backoff backoff_;  // worker thread only
   const int qos_;
   const Clock& clock_;
@@ -63,6 +82,7 @@ class LocalLink {
   std::atomic<bool> lost_{false};       // a connection loss the worker has not handled yet
   std::atomic<bool> connected_{false};  // a connect the worker has not handled yet
   std::atomic<uint64_t> connects_{0};
+  std::atomic<uint64_t> pauses_{0};
   std::mutex mu_;
   std::string last_error_;
 };

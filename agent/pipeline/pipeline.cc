@@ -37,9 +37,9 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Start(PipelineOptions options,
   WEIR_ASSIGN_OR_RETURN(p->forwarder_, Forwarder::Start(std::move(options.forward),
                                                         *p->upstream_client_, *p->store_, clock));
   p->forwarder_ptr_.store(p->forwarder_.get());
-  WEIR_ASSIGN_OR_RETURN(p->local_,
-                        LocalLink::Start(*p->local_client_, *p->ingest_, options.local_backoff,
-                                         options.ingest_qos, clock));
+  WEIR_ASSIGN_OR_RETURN(
+      p->local_, LocalLink::Start(*p->local_client_, *p->ingest_, *p->queue_, options.local_backoff,
+                                  options.ingest_qos, clock));
   return p;
 }
 

@@ -1,7 +1,8 @@
 // Pipeline: the running agent's stages wired together, and their shutdown order.
 //
 //   local broker -> LocalLink/Ingest (MQTT callback thread: parse, hand off)
-//                -> IngestQueue (bounded, blocking: back-pressure to the broker)
+//                -> IngestQueue (never blocks; when saturated LocalLink pauses the local
+//                   connection and the broker holds the messages)
 //                -> StoreStage (store thread: DetectStage, append, group commit, apply acks)
 //                -> Forwarder (forward thread: read the log, publish, in-order acks)
 //                -> upstream broker
@@ -43,9 +44,10 @@ struct PipelineOptions {
   std::vector<IngestRoute> routes;
   size_t max_payload_bytes = 64 * 1024;
   int ingest_qos = 1;
-  // Messages between the MQTT callback and the store thread. At typical payloads (one reading,
-  // ~100 bytes parsed) 4,096 messages are well under 1 MB; the store thread takes them in
-  // microseconds unless the disk stalls or the quota pauses ingest.
+  // Messages between the MQTT callback and the store thread before the local connection is
+  // paused (ingest_queue.h). At typical payloads (one reading, ~100 bytes parsed) 4,096 messages
+  // are well under 1 MB; the store thread takes them in microseconds unless the disk stalls or
+  // the quota pauses ingest.
   size_t ingest_queue_messages = 4096;
   BackoffOptions local_backoff{std::chrono::milliseconds(200), std::chrono::seconds(10)};
   StoreStageOptions store;

@@ -1,0 +1,71 @@
+// IngestQueue: the hand-off from the MQTT callback to the store thread.
+//
+// Why not a blocking BoundedQueue: Paho C runs the callbacks of every client in the process on
+// one shared receive thread, so a callback that waits for room would also stall the upstream
+// client (its CONNACKs and PUBACKs), and the forwarder could not drain the very backlog that
+// made the store slow. So Push never blocks and never drops: the capacity is soft. Once the queue
+// holds `capacity` items it reports saturated(), and LocalLink disconnects from the local broker,
+// which then holds our persistent session's QoS 1 messages; when the store thread has brought the
+// queue down to half, LocalLink connects again. Memory is bounded by the capacity plus what
+// arrives while the disconnect takes effect (what Paho already read from the socket).
+//
+// Thread-safe. Close() is one-way: afterwards Push returns kCancelled (the item is counted as
+// dropped by the caller), and consumers drain what was pushed before.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <mutex>
+#include <optional>
+
+#include "agent/core/record.h"
+#include "agent/core/status.h"
+#include "agent/store/log.h"
+
+namespace weir::pipeline {
+
+// What the store thread receives for one inbound message: its readings, or a dead letter.
+struct IngestItem {
+  std::vector<Reading> readings;
+  std::optional<store::DeadLetter> dead_letter;
+  std::chrono::steady_clock::time_point arrived{};  // monotonic arrival, for latency figures
+  bool detected = false;  // the store thread has run detection on it (set once)
+};
+
+class IngestQueue {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+
+  // `capacity` (at least 2) is where saturated() starts.
+  explicit IngestQueue(size_t capacity) : capacity_(capacity < 2 ? 2 : capacity) {}
+  IngestQueue(const IngestQueue&) = delete;
+  IngestQueue& operator=(const IngestQueue&) = delete;
+
+  // Never blocks. OK, or kCancelled when closed (the item is then not moved from).
+  Status Push(IngestItem&& item);
+  // Waits until an item is available or `deadline`; kDeadlineExceeded, or kCancelled once
+  // closed and drained.
+  Result<IngestItem> PopUntil(TimePoint deadline);
+  std::optional<IngestItem> TryPop();
+  void Close();
+
+  bool closed() const;
+  size_t size() const;
+  size_t capacity() const { return capacity_; }
+  bool saturated() const { return size() >= capacity_; }
+  // Room again after a saturation: at most half the capacity.
+  bool relieved() const { return size() <= capacity_ / 2; }
+  size_t high_water() const;
+
+ private:
+  const size_t capacity_;
+  mutable std::mutex mu_;
+  std::condition_variable not_empty_;
+  std::deque<IngestItem> items_;
+  bool closed_ = false;
+  size_t high_water_ = 0;
+};
+
+}  // namespace weir::pipeline
