@@ -26,6 +26,53 @@ transport::MqttOptions EndpointOptions(const v1::MqttEndpoint& e, const std::str
   return o;
 }
 
+constexpr TimeMicros Seconds(uint32_t s) { return static_cast<TimeMicros>(s) * detect::kSecond; }
+
+detect::WindowConfig WindowFrom(const v1::DetectWindow& w) {
+  detect::WindowConfig out;
+  out.kind = w.kind() == "sliding" ? detect::WindowKind::kSliding
+             : w.kind() == "count" ? detect::WindowKind::kCount
+                                   : detect::WindowKind::kTumbling;
+  out.size_us = Seconds(w.size_s());
+  if (out.kind == detect::WindowKind::kSliding) {
+    out.hop_us = w.hop_s() == 0 ? out.size_us : Seconds(w.hop_s());
+  }
+  out.count = w.count();
+  out.allowed_lateness_us = Seconds(w.allowed_lateness_s());
+  return out;
+}
+
+// Keys the config does not expose (spike.min_count, the shift parameters, flatline.epsilon,
+// auto's params, max_evidence) keep the detect defaults.
+detect::DetectorConfig DetectorFrom(const v1::DetectRule& r) {
+  detect::DetectorConfig d;
+  d.name = r.pattern();
+  d.window = WindowFrom(r.window());
+  d.limits.enabled = r.limits().enabled();
+  d.limits.min = r.limits().min();
+  d.limits.max = r.limits().max();
+  d.rate.enabled = r.rate().enabled();
+  d.rate.max_per_second = r.rate().max_per_s();
+  d.spike.enabled = r.spike().enabled();
+  d.spike.z = r.spike().z();
+  d.spike.window = r.spike().window();
+  d.shift.enabled = r.shift().enabled();
+  d.flatline.enabled = r.flatline().enabled();
+  d.flatline.min_repeats = r.flatline().min_repeats();
+  d.dropout.enabled = r.dropout().enabled();
+  d.dropout.max_gap_us = Seconds(r.dropout().max_gap_s());
+  d.auto_score.enabled = r.auto_().enabled();
+  d.auto_score.threshold = r.auto_().threshold();
+  d.holdoff_us = Seconds(r.holdoff_s());
+  return d;
+}
+
+AggregateMode AggregateFrom(const std::string& mode) {
+  if (mode == "beside") return AggregateMode::kBeside;
+  if (mode == "instead") return AggregateMode::kInstead;
+  return AggregateMode::kOff;
+}
+
 }  // namespace
 
 std::filesystem::path LogPathIn(const std::filesystem::path& state_dir) {
@@ -116,6 +163,23 @@ std::string DataTopic(const config::AgentConfig& config) {
 }
 std::string DefectsTopic(const config::AgentConfig& config) {
   return config.upstream().topic_prefix() + "/" + config.device_id() + "/defects";
+}
+
+Result<DetectSettings> DetectSettingsFrom(const config::AgentConfig& config) {
+  const v1::DetectConfig& d = config.detect();
+  DetectSettings out;
+  out.enabled = d.enabled();
+  out.publish_local = d.publish_local();
+  out.engine.max_sensors = d.max_sensors();
+  for (const v1::DetectRule& r : d.rules()) {
+    out.engine.rules.push_back({r.pattern(), DetectorFrom(r)});
+    out.aggregates.emplace_back(r.pattern(), AggregateFrom(r.aggregate()));
+  }
+  Status s = detect::Validate(out.engine);
+  // detect names fields after its own structs ("rules[2].spike.window"); the user wrote
+  // detect.rules[2]..., so say where in their config to look.
+  if (!s.ok()) return InvalidArgument("detect." + s.message());
+  return out;
 }
 
 }  // namespace weir::app
