@@ -36,7 +36,8 @@ Result<AgentConfig> MergeBinary(const AgentConfig& base, std::string_view bytes)
 
 // One "path=value" setting from the environment or the command line. `origin` names where it
 // came from ("--set", "--device", "WEIR_DEVICE_ID") and prefixes its error messages. The value
-// is text for string and number keys, and JSON for lists and objects
+// is text for string and number keys (doubles as std::from_chars reads them, finite only),
+// true|false|1|0 for booleans, and JSON for lists and objects
 // (`ingest.subscriptions=[{"topic":"a/#"}]`, `upstream.broker={"url":"mqtt://h:1883"}`).
 // A list element is addressed by index; the index one past the end appends an element.
 struct Override {
@@ -59,8 +60,10 @@ Result<AgentConfig> ApplyOverrides(const AgentConfig& base, const std::vector<Ov
 // Checks a complete config: every key in range (as MergeJson would), required keys set, and the
 // rules across keys: URLs (scheme mqtt or mqtts, host, port 1-65535), TLS files only with
 // mqtts:// and cert_file with key_file, password with username, backoff_initial_ms <=
-// backoff_max_ms, distinct subscription topics, and no subscription that would take back the
-// agent's own upstream messages from the same broker.
+// backoff_max_ms, distinct subscription topics, no subscription that would take back the
+// agent's own upstream messages from the same broker or, while detect.publish_local is on, its
+// own local defects; per detect rule, limits.min <= limits.max and a sliding hop_s within
+// [size_s/16, size_s].
 Status Validate(const AgentConfig& config);
 
 // The layers of `weir run`, lowest first. Empty `file_json` means no file.
