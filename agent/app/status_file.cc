@@ -87,6 +87,7 @@ std::string RenderStatusJson(const pipeline::PipelineSnapshot& s, const StatusCo
       {"time_us", c.now_us},   {"ingest", ingest},
       {"store", store},        {"forward", forward},
   };
+  doc["detect"] = std::move(detect);
   return doc.dump(2) + "\n";
 }
 
