@@ -100,10 +100,15 @@ uint64_t NextBootEpoch(const std::filesystem::path& state_dir) {
   return epoch;
 }
 
-// Detection runs with the detect module's defaults (the `auto` detector on every sensor) and
-// publishes defects on the local broker at <prefix>/<device>/defects.
-std::optional<pipeline::DetectStageOptions> DetectOptionsFrom(const config::AgentConfig& config) {
+// The detect section as the pipeline's options; defects are published on the local broker at
+// <prefix>/<device>/defects. The stage always exists, so that a reload can turn it on or off.
+Result<pipeline::DetectStageOptions> DetectOptionsFrom(const config::AgentConfig& config) {
+  WEIR_ASSIGN_OR_RETURN(DetectSettings settings, DetectSettingsFrom(config));
   pipeline::DetectStageOptions o;
+  o.enabled = settings.enabled;
+  o.publish_local = settings.publish_local;
+  o.engine = std::move(settings.engine);
+  o.aggregates = std::move(settings.aggregates);
   o.local_topic = DefectsTopic(config);
   return o;
 }
@@ -167,6 +172,11 @@ void Reload(const RunFlags& flags, config::AgentConfig& current, pipeline::Pipel
     LogError("agent", "reload refused: " + routes.status().message());
     return;
   }
+  auto detect = DetectOptionsFrom(*next);
+  if (!detect.ok()) {
+    LogError("agent", "reload refused: " + detect.status().message());
+    return;
+  }
   for (const config::Change& c : changes) {
     // store.* keys shape the open log (commit group, quota) and are read once at start.
     const bool live = c.apply == config::Apply::kLive && c.path.rfind("store.", 0) != 0;
@@ -174,7 +184,13 @@ void Reload(const RunFlags& flags, config::AgentConfig& current, pipeline::Pipel
                          (live ? "" : " (applies at the next start)"));
   }
   if (auto level = ParseLogLevel(next->log_level())) SetLogLevel(*level);
-  p.Reload(std::move(*routes), next->ingest().max_payload_bytes(), ForwarderSettingsFrom(*next));
+  std::optional<pipeline::DetectStageOptions> new_detect;
+  for (const config::Change& c : changes) {
+    if (c.path.rfind("detect", 0) == 0) new_detect = std::move(*detect);
+    if (new_detect) break;
+  }
+  p.Reload(std::move(*routes), next->ingest().max_payload_bytes(), ForwarderSettingsFrom(*next),
+           std::move(new_detect));
   current = std::move(*next);
 }
 
@@ -247,7 +263,12 @@ int RunAgent(const RunFlags& flags) {
   options.forward.data_topic = DataTopic(config);
   options.forward.defects_topic = DefectsTopic(config);
   options.forward.settings = ForwarderSettingsFrom(config);
-  options.detect = DetectOptionsFrom(config);
+  auto detect = DetectOptionsFrom(config);
+  if (!detect.ok()) {
+    LogError("agent", detect.status().message());
+    return kExitUsage;
+  }
+  options.detect = std::move(*detect);
   auto pipeline = pipeline::Pipeline::Start(std::move(options), std::move(*log), std::move(*local),
                                             std::move(*upstream), clock);
   if (!pipeline.ok()) {

@@ -11,6 +11,7 @@
 #include "agent/config/config.h"
 #include "agent/core/status.h"
 #include "agent/detect/config.h"
+#include "agent/pipeline/detect_stage.h"
 #include "agent/pipeline/forwarder.h"
 #include "agent/pipeline/ingest.h"
 #include "agent/store/log.h"
@@ -41,7 +42,7 @@ std::string DataTopic(const config::AgentConfig& config);     // <prefix>/<devic
 std::string DefectsTopic(const config::AgentConfig& config);  // <prefix>/<device>/defects
 
 // Where a sensor's window aggregates go: nowhere, beside its raw readings, or instead of them.
-enum class AggregateMode { kOff, kBeside, kInstead };
+using AggregateMode = pipeline::AggregateMode;
 
 // The detect section of the config, in the detect module's terms.
 struct DetectSettings {

@@ -21,7 +21,10 @@ double Percentile(std::vector<double> v, double p) {
 
 DetectStage::DetectStage(DetectStageOptions options, transport::MqttClient* local,
                          const Clock& clock)
-    : options_(std::move(options)), local_(local), clock_(clock), engine_(options_.engine) {
+    : options_(std::move(options)),
+      local_(local),
+      clock_(clock),
+      engine_(std::make_unique<detect::Engine>(options_.engine)) {
   latencies_ms_.reserve(kLatencySamples);
   next_tick_ = clock_.Now() + options_.tick_interval;
 }
@@ -83,13 +86,36 @@ void DetectStage::Aggregate(std::vector<detect::ClosedWindow>& windows, std::vec
   }
 }
 
+void DetectStage::UpdateOptions(DetectStageOptions options) {
+  std::lock_guard lock(mu_);
+  pending_ = std::move(options);
+  has_pending_.store(true, std::memory_order_release);
+}
+
+void DetectStage::ApplyPendingOptions() {
+  if (!has_pending_.exchange(false, std::memory_order_acq_rel)) return;
+  std::optional<DetectStageOptions> next;
+  {
+    std::lock_guard lock(mu_);
+    next.swap(pending_);
+  }
+  if (!next) return;
+  options_ = std::move(*next);
+  engine_ = std::make_unique<detect::Engine>(options_.engine);
+  modes_.clear();
+  windows_.clear();
+  LogInfo("detect", std::string("detection reconfigured") + (options_.enabled ? "" : ": off"));
+}
+
 void DetectStage::OnReadings(std::vector<Reading>& readings, Clock::TimePoint arrived,
                              std::vector<Defect>* defects) {
+  ApplyPendingOptions();
+  if (!options_.enabled) return;
   const size_t first_defect = defects->size();
   std::vector<Reading> aggregates;
   bool drop_some = false;
   for (const Reading& r : readings) {
-    engine_.Observe(r, defects, &windows_);
+    engine_->Observe(r, defects, &windows_);
     if (!windows_.empty()) Aggregate(windows_, &aggregates);
     drop_some = drop_some || ModeFor(r.sensor) == AggregateMode::kInstead;
   }
@@ -104,19 +130,21 @@ void DetectStage::OnReadings(std::vector<Reading>& readings, Clock::TimePoint ar
 }
 
 void DetectStage::OnTick(std::vector<Reading>* readings, std::vector<Defect>* defects) {
+  ApplyPendingOptions();
+  if (!options_.enabled) return;
   const Clock::TimePoint now = clock_.Now();
   if (now < next_tick_) return;
   next_tick_ = now + options_.tick_interval;
   const size_t first_defect = defects->size();
-  engine_.AdvanceTime(clock_.WallMicros(), defects, &windows_);
+  engine_->AdvanceTime(clock_.WallMicros(), defects, &windows_);
   Aggregate(windows_, readings);
   Publish(*defects, first_defect, now);
-  const auto& c = engine_.counters();
+  const auto& c = engine_->counters();
   std::lock_guard lock(mu_);
   counters_.readings = c.readings;
   counters_.defects = c.defects;
   counters_.late = c.late;
-  counters_.sensors = engine_.sensors();
+  counters_.sensors = engine_->sensors();
 }
 
 DetectCounters DetectStage::counters() const {

@@ -13,13 +13,16 @@
 // Tick() advances event time to the wall clock about once a second (dropout defects, windows
 // closing without new readings).
 //
-// Threads: used by the store thread only, except counters(), which is thread-safe. The local
+// Threads: used by the store thread only, except counters() and UpdateOptions(), which are
+// thread-safe. The local
 // client is used only for non-blocking publishes.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -37,6 +40,7 @@ namespace weir::pipeline {
 enum class AggregateMode { kOff, kBeside, kInstead };
 
 struct DetectStageOptions {
+  bool enabled = true;          // false: readings pass through untouched
   detect::EngineConfig engine;  // must be valid (detect::Validate)
   // Sensor glob -> aggregate mode; first match wins; sensors no pattern matches: kOff.
   std::vector<std::pair<std::string, AggregateMode>> aggregates;
@@ -70,15 +74,23 @@ class DetectStage final : public DetectHook {
 
   DetectCounters counters() const;
 
+  // Replaces the options (reload), from any thread. The store thread applies them before its
+  // next batch; a changed engine config starts the detectors afresh (their windows and
+  // baselines are rebuilt from the readings that follow).
+  void UpdateOptions(DetectStageOptions options);
+
  private:
   AggregateMode ModeFor(const std::string& sensor);
+  void ApplyPendingOptions();
   void Publish(const std::vector<Defect>& defects, size_t from, Clock::TimePoint arrived);
   void Aggregate(std::vector<detect::ClosedWindow>& windows, std::vector<Reading>* out);
 
-  const DetectStageOptions options_;
+  DetectStageOptions options_;
   transport::MqttClient* const local_;
   const Clock& clock_;
-  detect::Engine engine_;
+  std::unique_ptr<detect::Engine> engine_;
+  std::atomic<bool> has_pending_{false};
+  std::optional<DetectStageOptions> pending_;             // guarded by mu_
   std::unordered_map<std::string, AggregateMode> modes_;  // cache of ModeFor
   std::vector<detect::ClosedWindow> windows_;             // scratch
   Clock::TimePoint next_tick_{};

@@ -80,7 +80,8 @@ Status Pipeline::Shutdown(std::chrono::milliseconds drain_timeout) {
 }
 
 void Pipeline::Reload(std::vector<IngestRoute> routes, size_t max_payload_bytes,
-                      const ForwarderSettings& forward) {
+                      const ForwarderSettings& forward, std::optional<DetectStageOptions> detect) {
+  if (detect && detect_) detect_->UpdateOptions(std::move(*detect));
   ingest_->SetRoutes(std::move(routes), max_payload_bytes);
   local_->Resubscribe();
   forwarder_->UpdateSettings(forward);

@@ -88,7 +88,7 @@ class Pipeline {
   // messages on removed filters are dead-lettered as no_route until the next restart, because
   // the persistent session keeps their subscriptions) and the forwarder's settings.
   void Reload(std::vector<IngestRoute> routes, size_t max_payload_bytes,
-              const ForwarderSettings& forward);
+              const ForwarderSettings& forward, std::optional<DetectStageOptions> detect);
 
   PipelineSnapshot Snapshot() const;
   // Set when the store can no longer write: the agent should exit (and be restarted).

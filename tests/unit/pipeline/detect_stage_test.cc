@@ -137,5 +137,23 @@ TEST_F(DetectStageTest, TicksRaiseDropoutsForSilentSensors) {
   EXPECT_EQ(local_.published().size(), 1u);
 }
 
+TEST_F(DetectStageTest, UpdatedOptionsApplyBeforeTheNextBatch) {
+  DetectStage stage(LimitsOn("*", 90), &local_, clock_);
+  DetectStageOptions off = LimitsOn("*", 90);
+  off.enabled = false;
+  stage.UpdateOptions(off);
+  std::vector<Reading> readings = {{"x", kT0, 95, 0}};
+  std::vector<Defect> defects;
+  stage.OnReadings(readings, clock_.Now(), &defects);
+  EXPECT_TRUE(defects.empty());
+  stage.UpdateOptions(LimitsOn("*", 200));
+  readings = {{"x", kT0 + 1000, 150, 0}};
+  stage.OnReadings(readings, clock_.Now(), &defects);
+  EXPECT_TRUE(defects.empty());  // the new limit is 200
+  readings = {{"x", kT0 + 2000, 250, 0}};
+  stage.OnReadings(readings, clock_.Now(), &defects);
+  EXPECT_EQ(defects.size(), 1u);
+}
+
 }  // namespace
 }  // namespace weir::pipeline
