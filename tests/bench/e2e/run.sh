@@ -59,6 +59,7 @@ work=$(mktemp -d /tmp/weir-e2e-XXXXXX)
 results=$work/results.jsonl
 : >"$results"
 declare -A pids=() # name -> pid of every process started and not yet stopped
+anomalies=""       # measurements that lost, reordered or did not drain: their files are kept
 
 # SIGTERM, up to `grace` seconds, then SIGKILL.
 stop() {
@@ -84,7 +85,7 @@ cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   stop_all
-  if [ "${E2E_KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then
+  if [ "${E2E_KEEP:-0}" = 1 ] || [ $rc -ne 0 ] || [ -n "$anomalies" ]; then
     echo "e2e: files kept in $work" >&2
   else
     rm -rf "$work"
@@ -266,6 +267,15 @@ wait_delivered() {
   echo timeout
 }
 
+# Records the current measurement as an anomaly when the sink has fewer than $1 readings or saw
+# gaps or order violations (call after sink_figures).
+check_delivery() {
+  if [ "$delivered" -lt "$1" ] || [ "$gaps" != 0 ] || [ "$order" != 0 ]; then
+    anomalies+=" $dir"
+    log "$(basename "$dir"): delivered $delivered of $1, gaps $gaps, order $order; files kept"
+  fi
+}
+
 # Loss and order figures from the final sink report, as JSON members.
 sink_figures() {
   read -r delivered dups gaps order < <(jget "$dir/sink.json" lanes.readings.delivered \
@@ -298,6 +308,11 @@ sustained() {
     sink_figures
     local span
     if [ "$t_end" = timeout ]; then span=$(calc "$(now) - $t0"); else span=$(calc "$t_end - $t0"); fi
+    if [ "$t_end" = timeout ] || [ "$delivered" -lt "$accepted" ] || [ "$gaps" != 0 ] ||
+      [ "$order" != 0 ]; then
+      anomalies+=" $dir"
+      log "sustained $rate: not all delivered or gaps/order violations; files kept in $dir"
+    fi
     python3 - "$results" <<PY
 import json, sys
 row = {"scenario": "sustained", "target/s": $rate, "sims": $nsims, "qos": $qos,
@@ -351,6 +366,7 @@ latency() {
     sleep 1.5 # the captures' last lines (mosquitto_sub flushes per message)
     finish
     sink_figures
+    check_delivery "$accepted"
     local p50 p99 exact='{}'
     read -r p50 p99 < <(jget "$dir/sink.json" lanes.readings.latency.p50_ms \
       lanes.readings.latency.p99_ms)
@@ -429,6 +445,7 @@ drain() {
   rss=$(peak_rss_kb "$agent")
   finish
   sink_figures
+  check_delivery "$committed"
   # The agent's own log line gives the reconnect time to the millisecond.
   local connected_at
   connected_at=$(sed -n 's/^\([0-9T:.-]*Z\) I forward: upstream connected after.*/\1/p' "$dir/run.log" |
@@ -470,7 +487,9 @@ echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/c
   "$(awk '/MemTotal/ {printf "%.0f GiB RAM", $2 / 1048576}' /proc/meminfo), $(uname -r)"
 echo "load average (1/5/15 min): $load_before before, $(cut -d' ' -f1-3 /proc/loadavg) after" \
   "(other work on the machine skews every figure)"
-echo "weir: $weir ($(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+echo "weir: $weir, built $(date -u -r "$weir" +%Y-%m-%dT%H:%MZ)" \
+  "(repo HEAD $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+[ -z "$anomalies" ] || echo "ANOMALIES (files kept):$anomalies"
 echo "command: $0 $*"
 echo
 py table "$results"
