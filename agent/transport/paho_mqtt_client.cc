@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "agent/transport/tcp_nodelay.h"
+
 namespace weir::transport {
 namespace {
 
@@ -195,11 +197,23 @@ mqtt::connect_options BuildConnectOptions(const MqttOptions& o) {
   return c;
 }
 
+// The broker's TCP port, from a URL ValidateMqttOptions accepted (0 if it cannot be read).
+int BrokerPort(const std::string& url) {
+  auto uri = PahoServerUri(url);
+  if (!uri.ok()) return 0;
+  int port = 0;
+  const std::string& u = *uri;
+  const size_t colon = u.rfind(':');
+  std::from_chars(u.data() + colon + 1, u.data() + u.size(), port);
+  return port;
+}
+
 class PahoMqttClient final : public MqttClient {
  public:
   PahoMqttClient(MqttOptions options, std::unique_ptr<mqtt::async_client> cli)
       : options_(std::move(options)),
         connect_options_(BuildConnectOptions(options_)),
+        broker_port_(BrokerPort(options_.url)),
         cli_(std::move(cli)) {
     cli_->set_connection_lost_handler(
         [this](const std::string& cause) { OnConnectionLost(cause); });
@@ -415,6 +429,7 @@ class PahoMqttClient final : public MqttClient {
       state_ = status.ok() ? State::kConnected : State::kDisconnected;
       packet_limit_ = packet_limit;
     }
+    if (status.ok()) DisableNagleOnConnectionsToPort(broker_port_);
     if (!callbacks_enabled_) return;
     if (status.ok()) {
       if (callbacks_.on_connected) callbacks_.on_connected(session_present);
@@ -508,6 +523,7 @@ class PahoMqttClient final : public MqttClient {
 
   const MqttOptions options_;
   const mqtt::connect_options connect_options_;
+  const int broker_port_;  // for DisableNagleOnConnectionsToPort
 
   mutable std::mutex mu_;  // guards state_, pending_, next_token_; never held over a callback
   State state_ = State::kDisconnected;

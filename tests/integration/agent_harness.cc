@@ -229,7 +229,11 @@ std::vector<std::string> AgentRig::SimulateArgv(const SimulateArgs& a) const {
           "--seed",
           std::to_string(a.seed),
           "--client-id",
-          a.client_id};
+          a.client_id,
+          "--faults",
+          a.faults,
+          "--fault-rate",
+          std::to_string(a.fault_rate)};
 }
 
 namespace {

@@ -45,6 +45,8 @@ struct SimulateArgs {
   int sensors = 50;
   uint64_t seed = 7;
   std::string client_id = "it-simulate";
+  std::string faults;  // --faults (e.g. "spike,stuck"); "" for none
+  double fault_rate = 0.001;
 };
 
 class AgentRig {

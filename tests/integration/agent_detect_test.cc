@@ -1,0 +1,223 @@
+// Detection in `weir run` through real brokers (issue 4, "How it is checked"): defects are
+// published on the local defect topic as their triggering reading arrives, written to the
+// defects lane and forwarded ahead of the readings after an upstream outage; `weir simulate`'s
+// injected faults raise defects that reach the sink.
+//
+// The local-topic latency is recorded (RecordProperty, and printed) and only loosely bounded
+// here: the target (p99 under 10 ms) is a performance figure, measured on a quiet machine by
+// tests/bench/e2e and recorded in BENCHMARKS.md, not asserted by a timed test.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "agent/transport/paho_mqtt_client.h"
+#include "tests/integration/agent_harness.h"
+#include "tests/support/test_support.h"
+
+namespace weir {
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::AgentRig;
+using testing::WaitFor;
+using Steady = std::chrono::steady_clock;
+
+#define WEIR_START_RIG_OR_SKIP(var)                                       \
+  auto var##_started_ = ::weir::testing::AgentRig::Start();               \
+  if (var##_started_.status().code() == ::weir::StatusCode::kNotFound) {  \
+    GTEST_SKIP() << var##_started_.status().ToString();                   \
+  }                                                                       \
+  ASSERT_TRUE(var##_started_.ok()) << var##_started_.status().ToString(); \
+  auto var = std::move(var##_started_).value()
+
+// A Paho client for the test itself: records messages with their arrival time.
+class TestClient {
+ public:
+  struct Message {
+    std::string topic;
+    std::string payload;
+    Steady::time_point at;
+  };
+
+  static std::unique_ptr<TestClient> Connect(const std::string& url, const std::string& id,
+                                             bool persistent) {
+    auto c = std::unique_ptr<TestClient>(new TestClient());
+    transport::MqttOptions o;
+    o.url = url;
+    o.client_id = id;
+    o.clean_session = !persistent;
+    o.max_inflight = 1000;
+    auto client = transport::NewPahoMqttClient(o);
+    EXPECT_TRUE(client.ok()) << client.status().ToString();
+    if (!client.ok()) return nullptr;
+    c->client_ = std::move(*client);
+    TestClient* raw = c.get();
+    transport::MqttCallbacks cb;
+    cb.on_connected = [raw](bool) { raw->connected_ = true; };
+    cb.on_connection_lost = [raw](const Status&) { raw->connected_ = false; };
+    cb.on_subscribed = [raw](const Status& s) { raw->subscribed_ = s.ok(); };
+    cb.on_message = [raw](const transport::InboundMessage& m) {
+      std::lock_guard lock(raw->mu_);
+      raw->messages_.push_back({std::string(m.topic), std::string(m.payload), Steady::now()});
+    };
+    c->client_->SetCallbacks(std::move(cb));
+    if (!c->Reconnect()) return nullptr;
+    return c;
+  }
+  bool Reconnect() {
+    if (!client_->Connect().ok()) return false;
+    return WaitFor([&] { return connected_.load(); }, seconds(10));
+  }
+  bool Subscribe(const std::string& filter) {
+    subscribed_ = false;
+    if (!client_->Subscribe({{filter, 1}}).ok()) return false;
+    return WaitFor([&] { return subscribed_.load(); }, seconds(10));
+  }
+  bool Publish(const std::string& topic, const std::string& payload) {
+    return WaitFor([&] { return client_->Publish(topic, payload, 1, false).ok(); }, seconds(5));
+  }
+  std::vector<Message> messages() const {
+    std::lock_guard lock(mu_);
+    return messages_;
+  }
+
+ private:
+  TestClient() = default;
+  std::unique_ptr<transport::MqttClient> client_;
+  std::atomic<bool> connected_{false};
+  std::atomic<bool> subscribed_{false};
+  mutable std::mutex mu_;
+  std::vector<Message> messages_;
+};
+
+const char* kLimitsRule =
+    R"(detect.rules=[{"pattern":"boiler*","limits":{"enabled":true,"max":90},)"
+    R"("auto":{"enabled":false},"holdoff_s":0}])";
+
+std::string ReadingJson(const std::string& sensor, int64_t ts_ms, double value) {
+  return json{{"sensor", sensor}, {"ts", ts_ms}, {"value", value}}.dump();
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[static_cast<size_t>(p * static_cast<double>(v.size() - 1))];
+}
+
+TEST(AgentDetect, DefectsArePublishedLocallyAtOnceAndForwardedAheadOfReadings) {
+  WEIR_START_RIG_OR_SKIP(rig);
+  const std::string defects_topic = std::string("weir/") + AgentRig::kDevice + "/defects";
+  auto local_sub = TestClient::Connect(rig->local().url(), "it-local-defects", false);
+  ASSERT_NE(local_sub, nullptr);
+  ASSERT_TRUE(local_sub->Subscribe(defects_topic));
+  // Upstream observer with a persistent session, so it sees the upstream's order after a restart.
+  auto up_sub = TestClient::Connect(rig->upstream().url(), "it-upstream-order", true);
+  ASSERT_NE(up_sub, nullptr);
+  ASSERT_TRUE(up_sub->Subscribe(std::string("weir/") + AgentRig::kDevice + "/#"));
+  ASSERT_TRUE(rig->StartAgent({"--set", kLimitsRule})) << rig->AgentStderr();
+  auto pub = TestClient::Connect(rig->local().url(), "it-sensor", false);
+  ASSERT_NE(pub, nullptr);
+
+  // The upstream is down while a boiler overheats now and then.
+  ASSERT_TRUE(rig->upstream().Stop().ok());
+  constexpr int kHot = 40;
+  const int64_t t0_ms =
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  std::map<int64_t, Steady::time_point> hot_sent;  // ts of each hot reading -> publish time
+  int64_t ts = t0_ms;
+  for (int i = 0; i < kHot; ++i) {
+    for (int k = 0; k < 9; ++k)
+      ASSERT_TRUE(pub->Publish("sensors/boiler", ReadingJson("boiler.temp", ++ts, 70)));
+    ++ts;
+    // One defect at a time, so its latency is not queueing behind the previous one.
+    const size_t seen = local_sub->messages().size();
+    hot_sent[ts] = Steady::now();
+    ASSERT_TRUE(pub->Publish("sensors/boiler", ReadingJson("boiler.temp", ts, 95)));
+    ASSERT_TRUE(WaitFor([&] { return local_sub->messages().size() > seen; }, seconds(10)))
+        << "no local defect for the hot reading " << i;
+  }
+  const uint64_t total_readings = static_cast<uint64_t>(kHot) * 10;
+  ASSERT_TRUE(
+      WaitFor([&] { return rig->StatusCount("/store/readings_committed") >= total_readings; },
+              seconds(20)));
+
+  // Every local defect names the reading that triggered it; its latency from publish to receipt.
+  std::vector<double> latency_ms;
+  for (const auto& m : local_sub->messages()) {
+    EXPECT_EQ(m.topic, defects_topic);
+    const json d = json::parse(m.payload);
+    EXPECT_EQ(d["sensor"], "boiler.temp");
+    const int64_t at_ms = d["detected_at_us"].get<int64_t>() / 1000;
+    auto it = hot_sent.find(at_ms);
+    ASSERT_NE(it, hot_sent.end()) << m.payload;
+    latency_ms.push_back(std::chrono::duration<double, std::milli>(m.at - it->second).count());
+  }
+  ASSERT_EQ(latency_ms.size(), static_cast<size_t>(kHot));
+  const double p50 = Percentile(latency_ms, 0.5), p99 = Percentile(latency_ms, 0.99);
+  std::printf(
+      "local defect latency (publish of the reading to receipt of the defect): p50 %.2f ms, "
+      "p99 %.2f ms over %d defects\n",
+      p50, p99, kHot);
+  ::testing::Test::RecordProperty("local_defect_latency_p99_ms", std::to_string(p99));
+  std::printf("inside the agent (message arrival to local publish): %s\n",
+              rig->AgentStatus()["detect"].dump().c_str());
+  // Loose bounds that still catch a regression such as Nagle's algorithm coming back (a 40 ms
+  // delayed ACK on every defect; agent/transport/tcp_nodelay.h).
+  EXPECT_LT(p50, 20.0) << "local defects are far slower than their target (p99 10 ms)";
+  EXPECT_LT(p99, 1000.0);
+  EXPECT_EQ(rig->AgentStatus()["detect"].value("published_local", 0), static_cast<uint64_t>(kHot));
+
+  // Upstream back: the defects lane goes first.
+  ASSERT_TRUE(rig->upstream().Restart().ok());
+  ASSERT_TRUE(up_sub->Reconnect());
+  ASSERT_TRUE(WaitFor([&] { return rig->StatusCount("/forward/readings_acked") >= total_readings; },
+                      seconds(30)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        size_t readings = 0;
+        for (const auto& m : up_sub->messages()) readings += m.topic == defects_topic ? 0 : 1;
+        return readings > 0;
+      },
+      seconds(10)));
+  const auto upstream = up_sub->messages();
+  ASSERT_FALSE(upstream.empty());
+  EXPECT_EQ(upstream.front().topic, defects_topic) << "the first message after the outage";
+  EXPECT_EQ(rig->StatusCount("/forward/defects_acked"), static_cast<uint64_t>(kHot));
+}
+
+TEST(AgentDetect, SimulatedFaultsRaiseDefectsThatReachTheSink) {
+  WEIR_START_RIG_OR_SKIP(rig);
+  ASSERT_TRUE(rig->StartSink());
+  ASSERT_TRUE(rig->StartAgent());  // default detection: `auto` on every sensor
+  testing::SimulateArgs args;
+  args.count = 30000;
+  args.rate = 5000;
+  args.sensors = 20;
+  args.faults = "spike,stuck,drift";
+  args.fault_rate = 0.005;
+  auto result = rig->Simulate(args);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  ASSERT_TRUE(rig->WaitForSinkDelivered(args.count, seconds(60)));
+  ASSERT_TRUE(
+      WaitFor([&] { return rig->StatusCount("/store/defects_committed") > 0; }, seconds(10)))
+      << "injected faults raised no defect";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return testing::JsonCount(rig->SinkReport(), "/lanes/defects/delivered") ==
+               rig->StatusCount("/store/defects_committed");
+      },
+      seconds(20)));
+  EXPECT_EQ(testing::JsonCount(rig->SinkReport(), "/lanes/defects/order_violations"), 0u);
+  EXPECT_EQ(testing::JsonCount(rig->SinkReport(), "/lanes/readings/order_violations"), 0u);
+}
+
+}  // namespace
+}  // namespace weir
