@@ -15,8 +15,6 @@ std::string_view LocalStateName(pipeline::LocalState state) {
       return "connecting";
     case pipeline::LocalState::kDisconnected:
       return "disconnected";
-    case pipeline::LocalState::kPaused:
-      return "paused";
   }
   return "disconnected";
 }

@@ -3,11 +3,19 @@
 // Why not a blocking BoundedQueue: Paho C runs the callbacks of every client in the process on
 // one shared receive thread, so a callback that waits for room would also stall the upstream
 // client (its CONNACKs and PUBACKs), and the forwarder could not drain the very backlog that
-// made the store slow. So Push never blocks and never drops: the capacity is soft. Once the queue
-// holds `capacity` items it reports saturated(), and LocalLink disconnects from the local broker,
-// which then holds our persistent session's QoS 1 messages; when the store thread has brought the
-// queue down to half, LocalLink connects again. Memory is bounded by the capacity plus what
-// arrives while the disconnect takes effect (what Paho already read from the socket).
+// made the store slow (found by the pause_ingest integration test). So Push never blocks and
+// never drops: the capacity is soft, and past it saturated() is reported (LocalLink logs it,
+// status shows the depth).
+//
+// Decision, and its limit: memory is unbounded while the store thread cannot take messages (a
+// disk stall, or the quota's pause_ingest policy during a long outage). The obvious bound —
+// disconnecting from the local broker until the queue drains, so that the broker holds our
+// persistent session's messages — was built and measured: every pause made Paho deliver
+// thousands of messages a second time after the reconnect (61,143 published, 172,793 received
+// over 42 pauses with the capacity lowered to 32 to provoke them), each a new reading with a new
+// sequence, which breaks "never duplicates with a new identity". Until a flow control that Paho
+// honours is found (MQTT 5 Receive Maximum is the candidate), weir keeps what it received, in
+// memory, and says so.
 //
 // Thread-safe. Close() is one-way: afterwards Push returns kCancelled (the item is counted as
 // dropped by the caller), and consumers drain what was pushed before.

@@ -58,6 +58,7 @@ void LocalLink::Resubscribe() {
 void LocalLink::Run(Worker& worker) {
   Clock::TimePoint next_attempt = clock_.Now();
   bool outage_logged = false;
+  bool saturated = false;
   self_.store(&worker, std::memory_order_release);
   while (!worker.stop_requested()) {
     if (connected_.exchange(false, std::memory_order_acq_rel)) {
@@ -85,24 +86,16 @@ void LocalLink::Run(Worker& worker) {
         outage_logged = true;
       }
     }
-    if (state() == LocalState::kConnected && queue_.saturated()) {
-      // Let the broker hold the stream while the store thread catches up. Disconnect blocks
-      // briefly; the callback never waits, so it cannot deadlock with it.
-      LogWarn("ingest", "the store is behind (" + std::to_string(queue_.size()) +
-                            " messages queued): pausing the local connection; the broker holds "
-                            "our session's messages");
-      pauses_.fetch_add(1, std::memory_order_relaxed);
-      const Status s = client_.Disconnect(std::chrono::milliseconds(2000));
-      if (!s.ok()) LogDebug("ingest", "disconnect: " + s.ToString());
-      connected_.store(false, std::memory_order_release);
-      lost_.store(false, std::memory_order_release);
-      state_.store(LocalState::kPaused, std::memory_order_release);
-    }
-    if (state() == LocalState::kPaused && queue_.relieved()) {
-      LogInfo("ingest", "the store caught up: resuming the local connection");
-      state_.store(LocalState::kDisconnected, std::memory_order_release);
-      next_attempt = clock_.Now();
-      outage_logged = true;  // the reconnect is logged as "connected again"
+    // The store thread is behind (a disk stall, or the quota's pause_ingest policy): say so once
+    // per episode. Nothing is paused or dropped here; see ingest_queue.h for why.
+    if (!saturated && queue_.saturated()) {
+      saturated = true;
+      saturations_.fetch_add(1, std::memory_order_relaxed);
+      LogWarn("ingest",
+              "the store is behind: " + std::to_string(queue_.size()) + " messages wait in memory");
+    } else if (saturated && queue_.relieved()) {
+      saturated = false;
+      LogInfo("ingest", "the store caught up");
     }
     if (state() == LocalState::kDisconnected && clock_.Now() >= next_attempt) {
       const Status s = client_.Connect();
@@ -112,8 +105,8 @@ void LocalLink::Run(Worker& worker) {
         next_attempt = clock_.Now() + backoff_.Next();
       }
     }
-    // While connected or paused, look at the queue's level 20 times a second (cheap; the
-    // callback does not wake this thread for it, to stay as short as possible).
+    // Look at the queue's level 20 times a second (cheap; the callback does not wake this
+    // thread for it, to stay as short as possible).
     const Clock::TimePoint poll = clock_.Now() + std::chrono::milliseconds(50);
     const Clock::TimePoint deadline =
         state() == LocalState::kDisconnected ? std::min(next_attempt, poll) : poll;

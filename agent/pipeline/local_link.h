@@ -5,12 +5,8 @@
 // every connect (also when the broker kept our persistent session: subscribing again is harmless
 // and picks up filters added by a reload). Inbound messages go straight to Ingest::OnMessage.
 //
-// Flow control: when the ingest queue is saturated (the store thread is behind: a slow disk, or
-// the quota's pause_ingest policy), LocalLink disconnects, so that the local broker holds the
-// messages in our persistent session instead of weir holding them in memory, and connects again
-// once the queue is down to half. The broker must be allowed to queue enough for us (mosquitto:
-// `max_queued_messages`, 1,000 by default, beyond which it drops QoS 1 messages for an offline
-// client); see the README.
+// It also watches the ingest queue and logs when the store thread falls behind and catches up
+// (ingest_queue.h explains why nothing is paused here).
 //
 // Threads: one Worker thread ("weir-local") connects; the client's callbacks only record events.
 // Public methods are thread-safe. Stop() blocks for the disconnect.
@@ -31,12 +27,7 @@
 
 namespace weir::pipeline {
 
-enum class LocalState {
-  kDisconnected,
-  kConnecting,
-  kConnected,
-  kPaused,  // disconnected on purpose while the store thread catches up (ingest_queue.h)
-};
+enum class LocalState { kDisconnected, kConnecting, kConnected };
 
 class LocalLink {
  public:
@@ -55,7 +46,8 @@ class LocalLink {
 
   LocalState state() const { return state_.load(std::memory_order_acquire); }
   uint64_t connects() const { return connects_.load(std::memory_order_relaxed); }
-  uint64_t pauses() const { return pauses_.load(std::memory_order_relaxed); }
+  // Times the ingest queue reached its capacity (the store thread fell behind).
+  uint64_t saturations() const { return saturations_.load(std::memory_order_relaxed); }
 
  private:
   LocalLink(transport::MqttClient& client, Ingest& ingest, const IngestQueue& queue,
@@ -82,7 +74,7 @@ class LocalLink {
   std::atomic<bool> lost_{false};       // a connection loss the worker has not handled yet
   std::atomic<bool> connected_{false};  // a connect the worker has not handled yet
   std::atomic<uint64_t> connects_{0};
-  std::atomic<uint64_t> pauses_{0};
+  std::atomic<uint64_t> saturations_{0};
   std::mutex mu_;
   std::string last_error_;
 };
