@@ -29,14 +29,6 @@ using testing::AgentRig;
 using testing::WaitFor;
 using Steady = std::chrono::steady_clock;
 
-#define WEIR_START_RIG_OR_SKIP(var)                                       \
-  auto var##_started_ = ::weir::testing::AgentRig::Start();               \
-  if (var##_started_.status().code() == ::weir::StatusCode::kNotFound) {  \
-    GTEST_SKIP() << var##_started_.status().ToString();                   \
-  }                                                                       \
-  ASSERT_TRUE(var##_started_.ok()) << var##_started_.status().ToString(); \
-  auto var = std::move(var##_started_).value()
-
 // A Paho client for the test itself: records messages with their arrival time.
 class TestClient {
  public:
@@ -112,7 +104,7 @@ double Percentile(std::vector<double> v, double p) {
 }
 
 TEST(AgentDetect, DefectsArePublishedLocallyAtOnceAndForwardedAheadOfReadings) {
-  WEIR_START_RIG_OR_SKIP(rig);
+  WEIR_START_RIG_OR_SKIP(rig, AgentRig::DefaultOptions());
   const std::string defects_topic = std::string("weir/") + AgentRig::kDevice + "/defects";
   auto local_sub = TestClient::Connect(rig->local().url(), "it-local-defects", false);
   ASSERT_NE(local_sub, nullptr);
@@ -194,7 +186,7 @@ TEST(AgentDetect, DefectsArePublishedLocallyAtOnceAndForwardedAheadOfReadings) {
 }
 
 TEST(AgentDetect, SimulatedFaultsRaiseDefectsThatReachTheSink) {
-  WEIR_START_RIG_OR_SKIP(rig);
+  WEIR_START_RIG_OR_SKIP(rig, AgentRig::DefaultOptions());
   ASSERT_TRUE(rig->StartSink());
   ASSERT_TRUE(rig->StartAgent());  // default detection: `auto` on every sensor
   testing::SimulateArgs args;

@@ -145,3 +145,12 @@ uint64_t JsonCount(const nlohmann::json& j, const std::string& pointer);
 bool HoldFor(std::chrono::milliseconds duration, const std::function<bool()>& still_ok);
 
 }  // namespace weir::testing
+
+// Declares `var` (std::unique_ptr<AgentRig>) with both brokers started; skips without mosquitto.
+#define WEIR_START_RIG_OR_SKIP(var, options)                              \
+  auto var##_started_ = ::weir::testing::AgentRig::Start(options);        \
+  if (var##_started_.status().code() == ::weir::StatusCode::kNotFound) {  \
+    GTEST_SKIP() << var##_started_.status().ToString();                   \
+  }                                                                       \
+  ASSERT_TRUE(var##_started_.ok()) << var##_started_.status().ToString(); \
+  auto var = std::move(var##_started_).value()

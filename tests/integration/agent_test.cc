@@ -37,15 +37,6 @@ using testing::RigOptions;
 using testing::SimulateArgs;
 using testing::WaitFor;
 
-// Declares `var` (std::unique_ptr<AgentRig>) with both brokers started; skips without mosquitto.
-#define WEIR_START_RIG_OR_SKIP(var, options)                              \
-  auto var##_started_ = ::weir::testing::AgentRig::Start(options);        \
-  if (var##_started_.status().code() == ::weir::StatusCode::kNotFound) {  \
-    GTEST_SKIP() << var##_started_.status().ToString();                   \
-  }                                                                       \
-  ASSERT_TRUE(var##_started_.ok()) << var##_started_.status().ToString(); \
-  auto var = std::move(var##_started_).value()
-
 // What the log holds in the readings lane: every reading's sequence, and the records that gap
 // rows announce as evicted.
 struct LogContent {
