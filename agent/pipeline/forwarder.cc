@@ -557,9 +557,12 @@ void Forwarder::Run(Worker& worker) {
 
 bool Forwarder::Drain(std::chrono::steady_clock::time_point deadline) {
   std::unique_lock lock(mu_);
-  return drain_cv_.wait_until(lock, deadline, [this] {
-    return drained_.load(std::memory_order_acquire) || counters_.state != LinkState::kConnected;
+  drain_cv_.wait_until(lock, deadline, [this] {
+    return drained_.load(std::memory_order_acquire) || counters_.state == LinkState::kDisconnected;
   });
+  // Ending because the connection is down is not "drained". While a connect is under way the
+  // drain goes on waiting: the upstream may be back in a moment.
+  return drained_.load(std::memory_order_acquire);
 }
 
 void Forwarder::Stop(std::chrono::milliseconds disconnect_timeout) {

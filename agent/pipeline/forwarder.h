@@ -107,8 +107,9 @@ class Forwarder {
   // Applies new settings (reload). Messages in flight keep their encoding.
   void UpdateSettings(const ForwarderSettings& settings);
 
-  // Blocks until everything committed so far is acknowledged, the connection is down, or
-  // `deadline` passes. True when nothing is left unacknowledged.
+  // Blocks until everything committed so far is acknowledged, the connection is down (not
+  // while a connect is under way), or `deadline` passes. True when nothing is left
+  // unacknowledged.
   bool Drain(std::chrono::steady_clock::time_point deadline);
   // Ends the thread, then disconnects the client (in-flight messages stay in the log and are
   // sent after the next start). Blocks up to `disconnect_timeout` plus a thread turn.
