@@ -40,7 +40,7 @@ std::vector<std::string> Environment() {
 }
 
 // The flags as config overrides, in a fixed order, each naming its flag in errors.
-std::vector<config::Override> FlagOverrides(const RunFlags& flags) {
+Result<std::vector<config::Override>> FlagOverrides(const RunFlags& flags) {
   std::vector<config::Override> out;
   auto add = [&](const std::string& value, const char* path, const char* origin) {
     if (!value.empty()) out.push_back({path, value, origin});
@@ -60,9 +60,8 @@ std::vector<config::Override> FlagOverrides(const RunFlags& flags) {
     out.push_back({"ingest.subscriptions", subs.dump(), "--subscribe"});
   }
   for (const std::string& kv : flags.set) {
-    auto o = config::ParseOverride(kv, "--set");
-    if (o.ok()) out.push_back(*o);
-    // A malformed --set is reported by LoadConfig, which parses it again.
+    WEIR_ASSIGN_OR_RETURN(config::Override o, config::ParseOverride(kv, "--set"));
+    out.push_back(std::move(o));
   }
   return out;
 }
@@ -77,12 +76,8 @@ Result<config::AgentConfig> LoadConfig(const RunFlags& flags) {
     sources.file_json = std::move(*text);
     sources.file_name = flags.config_file;
   }
-  for (const std::string& kv : flags.set) {
-    auto o = config::ParseOverride(kv, "--set");
-    if (!o.ok()) return o.status();
-  }
   sources.environ_entries = Environment();
-  sources.flags = FlagOverrides(flags);
+  WEIR_ASSIGN_OR_RETURN(sources.flags, FlagOverrides(flags));
   return config::Load(sources);
 }
 

@@ -5,26 +5,11 @@
 #include <nlohmann/json.hpp>
 
 namespace weir::app {
-namespace {
-
-std::string_view LocalStateName(pipeline::LocalState state) {
-  switch (state) {
-    case pipeline::LocalState::kConnected:
-      return "connected";
-    case pipeline::LocalState::kConnecting:
-      return "connecting";
-    case pipeline::LocalState::kDisconnected:
-      return "disconnected";
-  }
-  return "disconnected";
-}
-
-}  // namespace
 
 std::string RenderStatusJson(const pipeline::PipelineSnapshot& s, const StatusContext& c) {
   using nlohmann::json;
   json ingest = {
-      {"local", LocalStateName(s.local)},
+      {"local", pipeline::LinkStateName(s.local)},
       {"messages", s.ingest_messages},
       {"readings", s.ingest_readings},
       {"rejected", s.ingest_rejected},

@@ -22,18 +22,6 @@ std::string Millis(Clock::Duration d) {
 
 }  // namespace
 
-std::string_view LinkStateName(LinkState state) {
-  switch (state) {
-    case LinkState::kDisconnected:
-      return "disconnected";
-    case LinkState::kConnecting:
-      return "connecting";
-    case LinkState::kConnected:
-      return "connected";
-  }
-  return "disconnected";
-}
-
 Forwarder::Forwarder(ForwarderOptions options, transport::MqttClient& client, StoreStage& stage,
                      const Clock& clock)
     : options_(std::move(options)),

@@ -42,6 +42,7 @@
 #include "agent/core/clock.h"
 #include "agent/core/status.h"
 #include "agent/core/worker.h"
+#include "agent/pipeline/link_state.h"
 #include "agent/pipeline/store_stage.h"
 #include "agent/store/log.h"
 #include "agent/transport/mqtt_client.h"
@@ -68,9 +69,6 @@ struct ForwarderOptions {
   // How often the backlog figures (bytes, oldest unsent) are refreshed from the log.
   std::chrono::milliseconds stats_interval{2000};
 };
-
-enum class LinkState { kDisconnected, kConnecting, kConnected };
-std::string_view LinkStateName(LinkState state);
 
 struct ForwarderCounters {
   LinkState state = LinkState::kDisconnected;

@@ -52,7 +52,7 @@ void LocalLink::Subscribe() {
 }
 
 void LocalLink::Resubscribe() {
-  if (state() == LocalState::kConnected) Subscribe();
+  if (state() == LinkState::kConnected) Subscribe();
 }
 
 void LocalLink::Run(Worker& worker) {
@@ -62,7 +62,7 @@ void LocalLink::Run(Worker& worker) {
   self_.store(&worker, std::memory_order_release);
   while (!worker.stop_requested()) {
     if (connected_.exchange(false, std::memory_order_acq_rel)) {
-      state_.store(LocalState::kConnected, std::memory_order_release);
+      state_.store(LinkState::kConnected, std::memory_order_release);
       connects_.fetch_add(1, std::memory_order_relaxed);
       backoff_.Reset();
       Subscribe();
@@ -70,8 +70,8 @@ void LocalLink::Run(Worker& worker) {
       outage_logged = false;
     }
     if (lost_.exchange(false, std::memory_order_acq_rel)) {
-      const bool was_connected = state() == LocalState::kConnected;
-      state_.store(LocalState::kDisconnected, std::memory_order_release);
+      const bool was_connected = state() == LinkState::kConnected;
+      state_.store(LinkState::kDisconnected, std::memory_order_release);
       const auto delay = backoff_.Next();
       next_attempt = clock_.Now() + delay;
       if (!outage_logged) {
@@ -97,10 +97,10 @@ void LocalLink::Run(Worker& worker) {
       saturated = false;
       LogInfo("ingest", "the store caught up");
     }
-    if (state() == LocalState::kDisconnected && clock_.Now() >= next_attempt) {
+    if (state() == LinkState::kDisconnected && clock_.Now() >= next_attempt) {
       const Status s = client_.Connect();
       if (s.ok()) {
-        state_.store(LocalState::kConnecting, std::memory_order_release);
+        state_.store(LinkState::kConnecting, std::memory_order_release);
       } else if (s.code() != StatusCode::kFailedPrecondition) {
         next_attempt = clock_.Now() + backoff_.Next();
       }
@@ -109,7 +109,7 @@ void LocalLink::Run(Worker& worker) {
     // thread for it, to stay as short as possible).
     const Clock::TimePoint poll = clock_.Now() + std::chrono::milliseconds(50);
     const Clock::TimePoint deadline =
-        state() == LocalState::kDisconnected ? std::min(next_attempt, poll) : poll;
+        state() == LinkState::kDisconnected ? std::min(next_attempt, poll) : poll;
     worker.WaitUntil(
         [this] {
           return connected_.load(std::memory_order_acquire) ||
@@ -127,7 +127,7 @@ void LocalLink::Stop(std::chrono::milliseconds timeout) {
   worker_.reset();
   const Status s = client_.Disconnect(timeout);
   if (!s.ok()) LogDebug("ingest", "disconnect: " + s.ToString());
-  state_.store(LocalState::kDisconnected, std::memory_order_release);
+  state_.store(LinkState::kDisconnected, std::memory_order_release);
 }
 
 }  // namespace weir::pipeline

@@ -23,11 +23,10 @@
 #include "agent/core/clock.h"
 #include "agent/core/worker.h"
 #include "agent/pipeline/ingest.h"
+#include "agent/pipeline/link_state.h"
 #include "agent/transport/mqtt_client.h"
 
 namespace weir::pipeline {
-
-enum class LocalState { kDisconnected, kConnecting, kConnected };
 
 class LocalLink {
  public:
@@ -44,7 +43,7 @@ class LocalLink {
   // Blocks up to `timeout`.
   void Stop(std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
 
-  LocalState state() const { return state_.load(std::memory_order_acquire); }
+  LinkState state() const { return state_.load(std::memory_order_acquire); }
   uint64_t connects() const { return connects_.load(std::memory_order_relaxed); }
   // Times the ingest queue reached its capacity (the store thread fell behind).
   uint64_t saturations() const { return saturations_.load(std::memory_order_relaxed); }
@@ -70,7 +69,7 @@ class LocalLink {
   const Clock& clock_;
   std::unique_ptr<Worker> worker_;
   std::atomic<Worker*> self_{nullptr};
-  std::atomic<LocalState> state_{LocalState::kDisconnected};
+  std::atomic<LinkState> state_{LinkState::kDisconnected};
   std::atomic<bool> lost_{false};       // a connection loss the worker has not handled yet
   std::atomic<bool> connected_{false};  // a connect the worker has not handled yet
   std::atomic<uint64_t> connects_{0};

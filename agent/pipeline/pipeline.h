@@ -57,7 +57,7 @@ struct PipelineOptions {
 
 // A consistent-enough view for the status file (each part is read atomically on its own).
 struct PipelineSnapshot {
-  LocalState local = LocalState::kDisconnected;
+  LinkState local = LinkState::kDisconnected;
   uint64_t ingest_messages = 0;
   uint64_t ingest_readings = 0;
   uint64_t ingest_rejected = 0;

@@ -32,7 +32,7 @@ class LocalLinkTest : public ::testing::Test {
   void Connect() {
     ASSERT_TRUE(WaitFor([&] { return client_.connecting(); }));
     ASSERT_TRUE(client_.CompleteConnect(false));
-    ASSERT_TRUE(WaitFor([&] { return link_->state() == LocalState::kConnected; }));
+    ASSERT_TRUE(WaitFor([&] { return link_->state() == LinkState::kConnected; }));
   }
   ~LocalLinkTest() override { link_.reset(); }
 
