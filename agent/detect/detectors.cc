@@ -2,6 +2,7 @@
 #include "agent/detect/detectors.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 
@@ -47,9 +48,14 @@ std::optional<Finding> RateDetector::Observe(const RateConfig& c, TimeMicros t, 
 }
 
 std::optional<Finding> SpikeDetector::Observe(const SpikeConfig& c, double v) {
+  if (!c.enabled) return std::nullopt;
   const uint32_t window = std::clamp<uint32_t>(c.window, 3, kMaxWindow);
+  if (ring_.size() != window) {  // first use (the engine's config never changes under a sensor)
+    ring_.assign(window, 0.0);
+    size_ = next_ = 0;
+  }
   std::optional<Finding> out;
-  if (c.enabled && size_ >= std::min(c.min_count, window)) {
+  if (size_ >= std::min(c.min_count, window)) {
     // Judge v by the readings before it: median and MAD of the window.
     std::array<double, kMaxWindow> scratch;
     std::copy_n(ring_.begin(), size_, scratch.begin());

@@ -3,13 +3,13 @@
 // and flatline. Dropout needs no state of its own and lives in the engine.
 //
 // Each sees readings of one sensor in event-time order, once, and returns a Finding when it fires.
-// Fixed-size state, no heap. Not thread-safe.
+// Fixed-size state (the spike ring is sized once, on first use). Not thread-safe.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "agent/core/record.h"
 #include "agent/detect/config.h"
@@ -35,13 +35,15 @@ class RateDetector {
   double prev_ = 0;
 };
 
+// The one detector with a buffer: its ring of the last `window` readings is allocated on the first
+// reading it sees enabled (window doubles), so a sensor without spike detection pays 32 bytes.
 class SpikeDetector {
  public:
   static constexpr uint32_t kMaxWindow = 128;
   std::optional<Finding> Observe(const SpikeConfig& config, double value);
 
  private:
-  std::array<double, kMaxWindow> ring_{};
+  std::vector<double> ring_;  // sized to the configured window on first use
   uint32_t size_ = 0, next_ = 0;
 };
 

@@ -42,23 +42,34 @@ const char* KindName(DefectKind kind) {
 
 }  // namespace
 
+// Holds only what the sensor's config uses: the `auto` scorer when `auto` is on, the spike ring
+// when spike is on (SpikeDetector allocates it), the evidence ring at max_evidence, window slots
+// for what the window config keeps open. StateBytesPerSensor() adds these up.
 struct Engine::SensorState {
   SensorState(const std::string& id, const DetectorConfig& c)
-      : sensor(id), config(&c), windows(c.window), auto_score(c.auto_score.params) {
+      : sensor(id),
+        config(&c),
+        windows(c.window),
+        auto_score(c.auto_score.enabled ? std::make_unique<AutoScorer>(c.auto_score.params)
+                                        : nullptr),
+        recent(EvidenceCapacity(c)) {
     last_defect.fill(kNever);
+  }
+  static uint32_t EvidenceCapacity(const DetectorConfig& c) {
+    return std::min(c.max_evidence, kMaxEvidence);
   }
 
   std::string sensor;
   const DetectorConfig* config;  // points into Engine::config_, which never changes
   WindowAggregator windows;
-  AutoScorer auto_score;
+  std::unique_ptr<AutoScorer> auto_score;  // null when `auto` is off
   RateDetector rate;
   SpikeDetector spike;
   ShiftDetector shift;
   FlatlineDetector flatline;
   std::array<TimeMicros, kKinds> last_defect;
-  // The newest readings (time, value), for a defect's evidence.
-  std::array<std::pair<TimeMicros, double>, kMaxEvidence> recent{};
+  // The newest readings (time, value), for a defect's evidence; a ring of max_evidence.
+  std::vector<std::pair<TimeMicros, double>> recent;
   uint32_t recent_next = 0, recent_size = 0;
   TimeMicros last_t = kNever;
   bool dropout_reported = false;
@@ -67,7 +78,17 @@ struct Engine::SensorState {
 Engine::Engine(EngineConfig config) : config_(std::move(config)) {}
 Engine::~Engine() = default;
 
-size_t Engine::StateBytesPerSensor() { return sizeof(SensorState); }
+size_t Engine::StateBytesPerSensor(const DetectorConfig& c) {
+  size_t bytes = sizeof(SensorState);
+  if (c.auto_score.enabled) bytes += sizeof(AutoScorer);
+  if (c.spike.enabled) {
+    bytes += sizeof(double) * std::clamp<uint32_t>(c.spike.window, 3, SpikeDetector::kMaxWindow);
+  }
+  bytes += sizeof(std::pair<TimeMicros, double>) * SensorState::EvidenceCapacity(c);
+  bytes += WindowAggregator::kBytesPerOpenWindow *
+           static_cast<size_t>(WindowAggregator::OpenWindowsFor(c.window));
+  return bytes;
+}
 
 const DetectorConfig& Engine::ConfigFor(const std::string& sensor) const {
   for (const SensorRule& rule : config_.rules) {
@@ -106,10 +127,11 @@ void Engine::Emit(SensorState& s, const Finding& f, TimeMicros at, TimeMicros wi
   d.score = std::clamp(f.score, 0.0, 1.0);
   d.message = f.message;
   d.stats = stats;
-  const uint32_t n = std::min(s.recent_size, std::min(s.config->max_evidence, kMaxEvidence));
+  const auto capacity = static_cast<uint32_t>(s.recent.size());
+  const uint32_t n = s.recent_size;  // at most capacity
   d.evidence.reserve(n);
   for (uint32_t i = 0; i < n; ++i) {  // oldest first, ending with the triggering reading
-    const auto& [t, v] = s.recent[(s.recent_next + kMaxEvidence - n + i) % kMaxEvidence];
+    const auto& [t, v] = s.recent[(s.recent_next + capacity - n + i) % capacity];
     d.evidence.push_back(Reading{s.sensor, t, v, 0});
   }
   out->push_back(std::move(d));
@@ -166,13 +188,16 @@ double Engine::Observe(const Reading& r, std::vector<Defect>* out,
   }
   s->dropout_reported = false;
   s->last_t = r.time_us;
-  s->recent[s->recent_next] = {r.time_us, r.value};
-  s->recent_next = (s->recent_next + 1) % kMaxEvidence;
-  s->recent_size = std::min(s->recent_size + 1, kMaxEvidence);
+  const auto capacity = static_cast<uint32_t>(s->recent.size());
+  if (capacity > 0) {
+    s->recent[s->recent_next] = {r.time_us, r.value};
+    s->recent_next = (s->recent_next + 1) % capacity;
+    s->recent_size = std::min(s->recent_size + 1, capacity);
+  }
 
   RunDetectors(*s, r, out);
-  if (!c.auto_score.enabled) return 0;
-  const double score = s->auto_score.Observe(r.value, r.time_us);
+  if (s->auto_score == nullptr) return 0;
+  const double score = s->auto_score->Observe(r.value, r.time_us);
   if (score >= c.auto_score.threshold) {
     char msg[96];
     std::snprintf(msg, sizeof(msg), "anomaly score %.3f at value %g", score, r.value);

@@ -2,8 +2,9 @@
 // returns defects and closed windows. Pure: no I/O, no threads, no clock of its own (event time
 // comes with each reading; AdvanceTime() brings the present for dropout and window closing).
 //
-// Not thread-safe: one thread feeds one engine. Memory: a fixed SensorState per sensor
-// (StateBytesPerSensor() plus the id), at most config.max_sensors of them.
+// Not thread-safe: one thread feeds one engine. Memory: per sensor, a fixed state sized by what its
+// config enables (StateBytesPerSensor(config) plus the id and a hash-map node), allocated at its
+// first reading; at most config.max_sensors sensors.
 #pragma once
 
 #include <cstdint>
@@ -56,8 +57,9 @@ class Engine {
 
   const EngineCounters& counters() const { return counters_; }
   size_t sensors() const { return sensors_.size(); }
-  // Bytes of fixed state per sensor (excluding the id string and the hash-map node).
-  static size_t StateBytesPerSensor();
+  // Bytes of state a sensor with this config holds (excluding the id string, the hash-map node
+  // and the allocator's own overhead): 1,160 for the default (`auto` only) on x86-64.
+  static size_t StateBytesPerSensor(const DetectorConfig& config);
 
  private:
   struct SensorState;

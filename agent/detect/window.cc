@@ -16,6 +16,21 @@ TimeMicros FloorDiv(TimeMicros a, TimeMicros b) {
 
 }  // namespace
 
+int WindowAggregator::OpenWindowsFor(const WindowConfig& c) {
+  if (c.kind == WindowKind::kCount) return 1;
+  const TimeMicros size = std::max<TimeMicros>(1, c.size_us);
+  const TimeMicros hop =
+      c.kind == WindowKind::kSliding && c.hop_us > 0 ? std::min(c.hop_us, size) : size;
+  const TimeMicros lateness = std::max<TimeMicros>(0, c.allowed_lateness_us);
+  const TimeMicros open = (size + hop - 1) / hop + (lateness + hop - 1) / hop;
+  return static_cast<int>(std::clamp<TimeMicros>(open, 1, kMaxOpen));
+}
+
+WindowAggregator::WindowAggregator(const WindowConfig& config) : config_(config) {
+  static_assert(sizeof(Slot) == kBytesPerOpenWindow);
+  slots_.reserve(static_cast<size_t>(OpenWindowsFor(config_)));
+}
+
 void WindowAggregator::Fold(Slot& s, TimeMicros t, double v) {
   ++s.count;
   if (s.count == 1) {
@@ -60,7 +75,9 @@ WindowAggregator::Slot* WindowAggregator::Open(TimeMicros start, TimeMicros end,
     }
     if (victim == nullptr || s.start < victim->start) victim = &s;
   }
-  if (victim->open) {
+  if ((victim == nullptr || victim->open) && slots_.size() < static_cast<size_t>(kMaxOpen)) {
+    victim = &slots_.emplace_back();  // no pointer into slots_ is held across this
+  } else if (victim->open) {
     ++forced_;
     Close(*victim, closed);
   }

@@ -2,11 +2,13 @@
 // with a watermark (newest event time minus the allowed lateness). Late readings are counted and
 // not folded in. A window is emitted once, when the watermark passes its end.
 //
-// Fixed memory: at most kMaxOpen open windows held inline (no heap). Not thread-safe; owned by
-// the engine's per-sensor state.
+// Fixed memory: room for OpenWindowsFor(config) windows (what in-order readings within the allowed
+// lateness can keep open at once: 2 for the default tumbling window) is reserved at construction;
+// a stream that needs more grows it up to kMaxOpen, then the oldest window is closed early. Not
+// thread-safe; owned by the engine's per-sensor state.
 #pragma once
 
-#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -29,7 +31,12 @@ class WindowAggregator {
   static constexpr int kMaxOverlap = 16;
   static constexpr int kMaxOpen = kMaxOverlap + 8;
 
-  explicit WindowAggregator(const WindowConfig& config) : config_(config) {}
+  explicit WindowAggregator(const WindowConfig& config);
+
+  // How many windows of this config can be open at once when readings arrive in time order:
+  // the windows a reading falls in plus those the allowed lateness keeps from closing.
+  static int OpenWindowsFor(const WindowConfig& config);
+  static constexpr size_t kBytesPerOpenWindow = 72;  // sizeof(Slot); checked in window.cc
 
   // Folds one reading in and appends the windows it closes to *closed. Returns false (and counts
   // it) when the reading is late, i.e. older than the watermark.
@@ -60,7 +67,7 @@ class WindowAggregator {
   void Close(Slot& slot, std::vector<WindowResult>* closed);
 
   WindowConfig config_;
-  std::array<Slot, kMaxOpen> slots_{};
+  std::vector<Slot> slots_;  // open and free slots, never more than kMaxOpen
   TimeMicros watermark_ = std::numeric_limits<TimeMicros>::min();
   uint64_t late_ = 0;
   uint64_t forced_ = 0;

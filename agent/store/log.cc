@@ -119,6 +119,7 @@ Status LogImpl::OpenConnection(Log& log, bool fresh) {
   pragmas += "PRAGMA wal_autocheckpoint=" + std::to_string(wal / log.options_.page_size) + ";";
   pragmas += "PRAGMA journal_size_limit=" + std::to_string(wal) + ";";
   pragmas += "PRAGMA cell_size_check=ON;";
+  pragmas += "PRAGMA cache_size=-" + std::to_string(log.options_.cache_kib) + ";";
   return Exec(log.db_, pragmas.c_str());
 }
 

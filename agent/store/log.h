@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/codec/batch_codec.h"
 #include "agent/core/clock.h"
 #include "agent/core/record.h"
 #include "agent/core/status.h"
@@ -62,6 +63,10 @@ struct LogOptions {
   // SQLite page size, used only when the file is created. Small pages pack chunk blobs tightly
   // (overflow pages are filled exactly); see FORMAT.md "Pragmas" for the measurements.
   uint32_t page_size = 512;
+  // SQLite's page cache for this connection (its default is 2 MB, a tenth of the agent's memory
+  // budget). Appends touch the B-tree's right edge and trims its left, so a small cache costs
+  // nothing measurable (BENCHMARKS.md); LogReader connections use kReaderCacheKib.
+  uint32_t cache_kib = 512;
   // Verify every row's checksum on open (reads the whole file once).
   bool verify_rows_on_open = true;
   // Most dead letters kept; each commit deletes the oldest beyond this (the per-reason counters
@@ -300,6 +305,9 @@ class Log {
 // A read-only connection for the forwarder or the CLI. See the file comment.
 class LogReader {
  public:
+  // Its SQLite page cache: reads walk forward over chunk rows once, so little is re-read.
+  static constexpr uint32_t kReaderCacheKib = 256;
+
   // Opens an existing log read-only. Does not recover: NotFound when absent, DataLoss when the
   // file is not a readable log (open it with Log::Open to recover). Blocks briefly.
   static Result<std::unique_ptr<LogReader>> Open(const std::filesystem::path& path);
@@ -320,6 +328,7 @@ class LogReader {
   explicit LogReader(std::filesystem::path path) : path_(std::move(path)) {}
   std::filesystem::path path_;
   sqlite3* db_ = nullptr;
+  codec::BatchDecoder decoder_;  // one zstd context for every Read, not one per call
 };
 
 std::string_view RecordKindName(RecordKind kind);

@@ -25,6 +25,8 @@ Result<std::unique_ptr<LogReader>> LogReader::Open(const std::filesystem::path& 
                            nullptr);
   if (rc != SQLITE_OK) return internal::SqlStatus(reader->db_, rc, "opening " + path.string());
   sqlite3_busy_timeout(reader->db_, 5000);
+  WEIR_RETURN_IF_ERROR(internal::Exec(
+      reader->db_, ("PRAGMA cache_size=-" + std::to_string(kReaderCacheKib)).c_str()));
   auto version = internal::ReadMeta(reader->db_, "schema_version", 0);
   if (!version.ok()) {
     return DataLoss("not a readable weir log: " + version.status().message());
@@ -36,8 +38,7 @@ Result<std::unique_ptr<LogReader>> LogReader::Open(const std::filesystem::path& 
 }
 
 Result<std::vector<StoredRecord>> LogReader::Read(const ReadQuery& query) {
-  codec::BatchDecoder decoder;
-  return internal::ReadRows(db_, query, decoder);
+  return internal::ReadRows(db_, query, decoder_);
 }
 
 Result<std::vector<StoredRecord>> LogReader::Read(Lane lane, uint64_t after_seq,

@@ -50,7 +50,8 @@ void BM_EngineAuto(benchmark::State& state) {
   }
   benchmark::DoNotOptimize(sum);
   state.SetItemsProcessed(state.iterations());
-  state.counters["state_bytes"] = static_cast<double>(weir::detect::Engine::StateBytesPerSensor());
+  state.counters["state_bytes"] = static_cast<double>(
+      weir::detect::Engine::StateBytesPerSensor(weir::detect::DetectorConfig{}));
 }
 BENCHMARK(BM_EngineAuto);
 

@@ -1,8 +1,10 @@
 // Each detector through the Engine on synthetic series with known answers: a spike at t, a step
 // at t, a ramp, a stuck sensor, a gap, noise only; plus hold-off, rules, bounds and validation.
 #include <gtest/gtest.h>
+#include <malloc.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <new>
 #include <random>
@@ -11,21 +13,29 @@
 #include "agent/detect/engine.h"
 
 // Counts live heap allocations so a test can show the engine's memory stays flat.
+// Also counts their bytes (as the allocator rounds them) to measure the engine's state per sensor.
 namespace {
 std::atomic<long> g_live_allocations{0};
+std::atomic<long> g_live_bytes{0};
+void Forget(void* p) {
+  if (p == nullptr) return;
+  --g_live_allocations;
+  g_live_bytes -= static_cast<long>(malloc_usable_size(p));
+}
 }  // namespace
 void* operator new(std::size_t n) {
   void* p = std::malloc(n == 0 ? 1 : n);
   if (p == nullptr) throw std::bad_alloc();
   ++g_live_allocations;
+  g_live_bytes += static_cast<long>(malloc_usable_size(p));
   return p;
 }
 void operator delete(void* p) noexcept {
-  if (p != nullptr) --g_live_allocations;
+  Forget(p);
   std::free(p);
 }
 void operator delete(void* p, std::size_t) noexcept {
-  if (p != nullptr) --g_live_allocations;
+  Forget(p);
   std::free(p);
 }
 
@@ -283,7 +293,41 @@ TEST(DetectorsTest, MemoryStaysFlatOverAMillionReadings) {
   windows.clear();
   EXPECT_EQ(g_live_allocations.load(), live_after_warmup);
   EXPECT_EQ(engine.sensors(), 1u);
-  EXPECT_LT(Engine::StateBytesPerSensor(), 8192u);
+  EXPECT_LT(Engine::StateBytesPerSensor(c), 8192u);
+}
+
+// The gateway budget (issue 3: 20 MB for the whole agent with 1,000 sensors) needs per-sensor
+// state to hold only what the sensor's config switches on.
+TEST(DetectorsTest, SensorStateHoldsOnlyWhatItsConfigEnables) {
+  const DetectorConfig defaults;  // `auto` only
+  EXPECT_LE(Engine::StateBytesPerSensor(defaults), 1280u);
+  DetectorConfig spike = defaults;
+  spike.spike.enabled = true;
+  EXPECT_EQ(Engine::StateBytesPerSensor(spike) - Engine::StateBytesPerSensor(defaults),
+            spike.spike.window * sizeof(double));
+  DetectorConfig quiet = Quiet();
+  EXPECT_LT(Engine::StateBytesPerSensor(quiet), Engine::StateBytesPerSensor(defaults));
+
+  // What the heap really holds, 1,000 sensors after 3 readings each, default config: the state,
+  // the hash map and the allocator's rounding, well under the 4 KB every sensor used to cost.
+  constexpr int kSensors = 1000;
+  const long before = g_live_bytes.load();
+  {
+    Engine engine(EngineConfig{});
+    std::vector<Defect> out;
+    for (int round = 0; round < 3; ++round) {
+      for (int i = 0; i < kSensors; ++i) {
+        char id[16];
+        std::snprintf(id, sizeof(id), "s%04d", i);
+        engine.Observe(Reading{id, kStart + round * kS, 20.0 + i, 0}, &out);
+      }
+    }
+    ASSERT_EQ(engine.sensors(), static_cast<size_t>(kSensors));
+    const long per_sensor = (g_live_bytes.load() - before) / kSensors;
+    EXPECT_GE(per_sensor, static_cast<long>(Engine::StateBytesPerSensor(defaults)));
+    EXPECT_LE(per_sensor, 1600) << "bytes of heap per sensor";
+  }
+  EXPECT_EQ(g_live_bytes.load(), before);
 }
 
 }  // namespace
