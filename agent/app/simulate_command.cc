@@ -13,6 +13,9 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <span>
+#include <unordered_map>
+#include <vector>
 
 #include "agent/app/exit_codes.h"
 #include "agent/app/signal_generator.h"
@@ -70,6 +73,26 @@ std::string Payload(const std::string& format, const SimReading& r) {
   return JsonPayload(r);
 }
 
+// One MQTT payload for `readings` (all of one batch): a JSON array, or lines of line protocol;
+// a single reading is published as itself (an object, a line, a number), as before batches.
+std::string BatchPayload(const std::string& format, std::span<const SimReading> readings) {
+  if (readings.size() == 1) return Payload(format, readings[0]);
+  std::string out;
+  out.reserve(readings.size() * 96);
+  const bool json = format == "json";
+  if (json) out += '[';
+  for (size_t i = 0; i < readings.size(); ++i) {
+    if (i > 0) out += json ? ',' : '\n';
+    out += Payload(format, readings[i]);
+  }
+  if (json) out += ']';
+  return out;
+}
+
+// The most readings one message may carry: 1,000 JSON readings are about 80 KB, over the agent's
+// default 64 KiB payload limit, so a larger batch would only measure rejections.
+constexpr int kMaxBatch = 1000;
+
 // Checks the options; on a problem prints it naming the flag and returns kExitUsage.
 int Validate(const SimulateOptions& o) {
   if (o.sensors <= 0) return Usage("--sensors", "must be > 0");
@@ -83,6 +106,12 @@ int Validate(const SimulateOptions& o) {
     return Usage("--topic", "must contain {sensor} with --format number");
   }
   if (o.qos < 0 || o.qos > 2) return Usage("--qos", "must be 0, 1 or 2");
+  if (o.batch < 1 || o.batch > kMaxBatch) {
+    return Usage("--batch", "must be in [1, " + std::to_string(kMaxBatch) + "]");
+  }
+  if (o.batch > 1 && o.format == "number") {
+    return Usage("--batch", "must be 1 with --format number (a bare number is one reading)");
+  }
   if (!(o.fault_rate >= 0 && o.fault_rate <= 1)) return Usage("--fault-rate", "must be in [0, 1]");
   if (auto kinds = ParseFaultKinds(o.faults); !kinds.ok()) {
     return Usage("--faults", kinds.status().message());
@@ -175,8 +204,18 @@ struct Delivery {
   bool connected = false;
   bool connecting = false;
   std::string lost_reason;
-  uint64_t ok = 0;
-  uint64_t failed = 0;
+  uint64_t ok = 0;      // readings in acknowledged messages
+  uint64_t failed = 0;  // readings in messages that failed
+  // Readings per message still in flight: a batch counts as its readings when it completes.
+  std::unordered_map<transport::PublishToken, uint32_t> in_flight;
+  // Outcomes that arrived before the publisher recorded their batch (true: delivered).
+  std::unordered_map<transport::PublishToken, bool> early;
+
+  // Requires mu. Counts a finished message of `readings` readings.
+  void Count(bool delivered, uint64_t readings) {
+    (delivered ? ok : failed) += readings;
+    changed.notify_all();
+  }
 };
 
 transport::MqttCallbacks Callbacks(Delivery* d) {
@@ -194,10 +233,14 @@ transport::MqttCallbacks Callbacks(Delivery* d) {
     d->lost_reason = reason.ToString();
     d->changed.notify_all();
   };
-  c.on_delivered = [d](transport::PublishToken, const Status& result) {
+  c.on_delivered = [d](transport::PublishToken token, const Status& result) {
     std::lock_guard lock(d->mu);
-    ++(result.ok() ? d->ok : d->failed);
-    d->changed.notify_all();
+    if (auto it = d->in_flight.find(token); it != d->in_flight.end()) {
+      d->Count(result.ok(), it->second);
+      d->in_flight.erase(it);
+    } else {
+      d->early.emplace(token, result.ok());  // the publisher counts it when it records the batch
+    }
   };
   return c;
 }
@@ -221,7 +264,10 @@ class Publisher {
       uint64_t due = static_cast<uint64_t>(due_f) + 1;
       if (total_ > 0) due = std::min(due, total_);
       bool blocked = false;
-      while (sent_ < due && !blocked) blocked = !PublishOne();
+      for (uint64_t next = NextBatchSize(); next > 0 && sent_ + next <= due && !blocked;
+           next = NextBatchSize()) {
+        blocked = !PublishBatch();
+      }
       // Wait for the next reading's time (or, when blocked, briefly for acknowledgements).
       const double next_s = static_cast<double>(sent_) / o_.rate;
       const auto wait =
@@ -288,26 +334,42 @@ class Publisher {
     return false;  // go round once more: the loop rechecks its bounds first
   }
 
-  // Publishes the pending reading (generating one if needed). False when it must wait: the
+  // Readings in the next message: --batch, or what is left of --count.
+  uint64_t NextBatchSize() const {
+    const auto batch = static_cast<uint64_t>(o_.batch);
+    return total_ > 0 ? std::min(batch, total_ - sent_) : batch;
+  }
+
+  // Publishes the pending batch (generating it if needed). False when it must wait: the
   // in-flight window is full or the connection is down.
-  bool PublishOne() {
-    if (!pending_) {
-      pending_ = gen_.Next();
-      faults_.Write(gen_);
-    }
-    const SimReading& r = *pending_;
-    auto token = client_.Publish(Topic(o_.topic, r.sensor), Payload(o_.format, r), o_.qos, false);
-    if (!token.ok()) {
-      if (token.status().code() == StatusCode::kResourceExhausted ||
-          token.status().code() == StatusCode::kUnavailable) {
-        return false;
+  bool PublishBatch() {
+    if (pending_.empty()) {
+      for (uint64_t i = NextBatchSize(); i > 0; --i) {
+        pending_.push_back(gen_.Next());
+        faults_.Write(gen_);
       }
-      // A publish the client refuses outright (a bad topic) is counted failed, not retried.
-      std::lock_guard lock(d_.mu);
-      ++d_.failed;
     }
-    pending_.reset();
-    ++sent_;
+    const auto readings = static_cast<uint32_t>(pending_.size());
+    auto token = client_.Publish(Topic(o_.topic, pending_.front().sensor),
+                                 BatchPayload(o_.format, pending_), o_.qos, false);
+    if (!token.ok() && (token.status().code() == StatusCode::kResourceExhausted ||
+                        token.status().code() == StatusCode::kUnavailable)) {
+      return false;
+    }
+    {
+      std::lock_guard lock(d_.mu);
+      if (!token.ok()) {
+        // A publish the client refuses outright (a bad topic) is counted failed, not retried.
+        d_.Count(false, readings);
+      } else if (auto it = d_.early.find(*token); it != d_.early.end()) {
+        d_.Count(it->second, readings);  // its outcome came before Publish returned
+        d_.early.erase(it);
+      } else {
+        d_.in_flight.emplace(*token, readings);
+      }
+    }
+    pending_.clear();
+    sent_ += readings;
     return true;
   }
 
@@ -334,8 +396,8 @@ class Publisher {
   platform::SignalWaiter waiter_;
   Backoff backoff_{BackoffOptions{milliseconds(100), std::chrono::seconds(5)}};
   Clock::TimePoint start_;
-  std::optional<SimReading> pending_;
-  uint64_t sent_ = 0;  // readings handed to the client (or refused outright)
+  std::vector<SimReading> pending_;  // the next message's readings
+  uint64_t sent_ = 0;                // readings handed to the client (or refused outright)
   bool stopped_ = false;
 };
 
@@ -451,6 +513,9 @@ void AddSimulateCommand(CLI::App& app, int* exit_code) {
                   "Event time of the first readings (RFC 3339)");
   cmd->add_option("--time-step", *time_step,
                   "Event time between readings of one sensor (default sensors/rate)");
+  cmd->add_option("--batch", options->batch,
+                  "Readings per message (a JSON array or lines; not with --format number)")
+      ->capture_default_str();
   cmd->add_flag("--dry-run", options->dry_run,
                 "Write payloads as JSON lines instead of publishing");
   cmd->add_option("-o,--output", options->output, "With --dry-run: output file, or - for stdout");

@@ -42,6 +42,11 @@ struct SimulateOptions {
   bool dry_run = false;
   std::string output;  // with dry_run: a file, or "-" for stdout
   int max_inflight = 1000;
+  // Readings per MQTT message: a JSON array (json) or one line each (line), in generator order,
+  // so a batch holds consecutive sensors' readings, like a poller's snapshot. The topic's
+  // {sensor} names the batch's first reading; each reading carries its own id. 1 (the default)
+  // publishes one reading per message; number payloads allow only 1. A dry run ignores it.
+  int batch = 1;
 };
 
 int RunSimulate(const SimulateOptions& options);

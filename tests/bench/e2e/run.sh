@@ -19,8 +19,11 @@
 #              has them all -> drain rate.
 #
 # Environment knobs: E2E_RATES ("10000 25000 50000 75000"), E2E_SECONDS (20),
-# E2E_QOS (1, the simulators' publish QoS), E2E_PER_SIM (12500: readings/s per
-# simulator process; one process tops out near 13.5 k/s at QoS 1), E2E_SENSORS (1000),
+# E2E_QOS (1, the simulators' publish QoS), E2E_BATCH (1: readings per MQTT message in the
+# sustained and drain scenarios, `weir simulate --batch`; JSON arrays of consecutive sensors'
+# readings, as a poller publishes a snapshot; latency always publishes one reading per message),
+# E2E_PER_SIM (12500 x batch: readings/s per simulator process; one process tops out near
+# 13.5 k messages/s at QoS 1), E2E_SENSORS (1000),
 # E2E_DRAIN_COUNT (1000000), E2E_LATENCY_SECONDS (30), E2E_RUN_ARGS (extra `weir run` arguments),
 # E2E_KEEP=1 (keep the temp dir). Not WEIR_*: `weir run` reads every WEIR_* variable as a config
 # key and refuses unknown ones.
@@ -48,7 +51,8 @@ py() { python3 "$here/e2e.py" "$@"; }
 rates=${E2E_RATES:-10000 25000 50000 75000}
 seconds=${E2E_SECONDS:-20}
 qos=${E2E_QOS:-1}
-per_sim=${E2E_PER_SIM:-12500}
+batch=${E2E_BATCH:-1}
+per_sim=${E2E_PER_SIM:-$((12500 * batch))}
 sensors=${E2E_SENSORS:-1000}
 drain_count=${E2E_DRAIN_COUNT:-1000000}
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -204,7 +208,7 @@ start_sims() {
     fi
     "$weir" simulate --broker "mqtt://127.0.0.1:$local_port" --client-id "bench-sim-$$-$i" \
       --sensors "$each_sensors" --rate "$each_rate" --qos "$qos" --seed $((7 + i)) \
-      --topic "sensors/p$i/{sensor}" "${each_bound[@]}" >"$dir/sim$i.log" 2>&1 &
+      --topic "sensors/p$i/{sensor}" --batch "$batch" "${each_bound[@]}" >"$dir/sim$i.log" 2>&1 &
     pids[sim$i]=$!
   done
 }
@@ -315,7 +319,7 @@ sustained() {
     fi
     python3 - "$results" <<PY
 import json, sys
-row = {"scenario": "sustained", "target/s": $rate, "sims": $nsims, "qos": $qos,
+row = {"scenario": "sustained", "target/s": $rate, "batch": $batch, "sims": $nsims, "qos": $qos,
        "published/s": round($published / ($t1 - $t0)),
        "delivered/s e2e": round($delivered / $span),
        "drained": "$t_end" != "timeout",
@@ -354,10 +358,12 @@ latency() {
     fi
     c0=$(cpu_ticks "$agent")
     t0=$(now)
-    local saved_per_sim=$per_sim
+    local saved_per_sim=$per_sim saved_batch=$batch
     per_sim=$rate # one simulator process: 1,000 sensors really are 1,000 ids
+    batch=1       # one reading per message: the captures match readings message by message
     start_sims "$rate" duration "${duration}s"
     per_sim=$saved_per_sim
+    batch=$saved_batch
     wait_sims
     t1=$(now)
     c1=$(cpu_ticks "$agent")
@@ -463,7 +469,7 @@ if sys.argv[3]:
         tzinfo=datetime.timezone.utc).timestamp()
 first, last = (arrivals[0], arrivals[-1]) if arrivals else (None, None)
 t_sink = None if "$t_sink" == "timeout" else float("$t_sink") - t0
-row = {"scenario": "drain", "backlog": $committed,
+row = {"scenario": "drain", "backlog": $committed, "batch": $batch,
        "fill/s": round($committed / ($t_fill1 - $t_fill0)),
        "envelopes": len(arrivals),
        "connect s": round(connected - t0, 2) if connected else "-",

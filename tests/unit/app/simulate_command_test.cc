@@ -115,6 +115,38 @@ TEST(SimulateCommand, NumberAndLinePayloadsParseWithTheirParsers) {
   }
 }
 
+// --batch: readings travel as JSON arrays (the last batch holds what is left of --count), every
+// reading once, and the summary counts readings, not messages.
+TEST(SimulateCommand, BatchesCarryEveryReadingOnceAsJsonArrays) {
+  WEIR_START_BROKER_OR_SKIP(broker, {});
+  Subscriber sub;
+  ASSERT_NO_FATAL_FAILURE(Subscribe(broker->url(), "sensors/#", &sub));
+  const auto result =
+      RunProgram({WeirBinary().string(), "simulate", "--broker", broker->url(), "--sensors", "10",
+                  "--count", "1020", "--rate", "50000", "--batch", "50"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.err.find("published 1020, failed 0"), std::string::npos) << result.err;
+  ASSERT_TRUE(WaitFor([&] { return sub.recorder->message_count() >= 21; }));
+
+  auto parser = codec::MakeJsonParser({});
+  ASSERT_TRUE(parser.ok());
+  const codec::ParseContext ctx{"", SystemClock::Instance().WallMicros()};
+  std::set<std::pair<std::string, int64_t>> seen;
+  const auto messages = sub.recorder->messages();
+  ASSERT_EQ(messages.size(), 21u);
+  for (size_t i = 0; i < messages.size(); ++i) {
+    std::vector<Reading> readings;
+    ASSERT_TRUE((*parser)->Parse(messages[i].payload, ctx, &readings).ok());
+    EXPECT_EQ(readings.size(), i + 1 < messages.size() ? 50u : 20u);
+    EXPECT_EQ(messages[i].topic, "sensors/" + readings.front().sensor);
+    for (const auto& element : nlohmann::json::parse(messages[i].payload)) {
+      EXPECT_TRUE(seen.insert({element.at("sensor"), element.at("n").get<int64_t>()}).second)
+          << "duplicate " << element.dump();
+    }
+  }
+  EXPECT_EQ(seen.size(), 1020u);
+}
+
 TEST(SimulateCommand, PublishingIsPacedToTheRate) {
   WEIR_START_BROKER_OR_SKIP(broker, {});
   const auto start = std::chrono::steady_clock::now();
@@ -167,6 +199,9 @@ TEST(SimulateCommand, BadFlagsExitTwoNamingTheFlag) {
       {{"--duration", "soon"}, "--duration"},
       {{"--qos", "3"}, "--qos"},
       {{"--count", "5", "--duration", "1s"}, "--count"},
+      {{"--batch", "0"}, "--batch"},
+      {{"--batch", "1001"}, "--batch"},
+      {{"--batch", "5", "--format", "number"}, "--batch"},
   };
   for (const auto& [flags, name] : cases) {
     std::vector<std::string> argv = {WeirBinary().string(), "simulate", "--broker",
