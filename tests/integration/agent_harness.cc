@@ -233,7 +233,9 @@ std::vector<std::string> AgentRig::SimulateArgv(const SimulateArgs& a) const {
           "--faults",
           a.faults,
           "--fault-rate",
-          std::to_string(a.fault_rate)};
+          std::to_string(a.fault_rate),
+          "--batch",
+          std::to_string(a.batch)};
 }
 
 namespace {

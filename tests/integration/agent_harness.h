@@ -47,6 +47,7 @@ struct SimulateArgs {
   std::string client_id = "it-simulate";
   std::string faults;  // --faults (e.g. "spike,stuck"); "" for none
   double fault_rate = 0.001;
+  int batch = 1;  // --batch: readings per message
 };
 
 class AgentRig {

@@ -101,10 +101,12 @@ struct Flow {
   double rate;
   int sensors;
   int seconds;
+  int batch = 1;  // readings per MQTT message (JSON arrays when > 1)
 };
 
 void PrintTo(const Flow& f, std::ostream* os) {
-  *os << f.rate << "/s from " << f.sensors << " sensors for " << f.seconds << " s";
+  *os << f.rate << "/s from " << f.sensors << " sensors for " << f.seconds << " s, " << f.batch
+      << " per message";
 }
 
 class AgentSteadyFlow : public ::testing::TestWithParam<Flow> {};
@@ -116,7 +118,8 @@ TEST_P(AgentSteadyFlow, EveryReadingIsDeliveredOnceAndInOrder) {
   ASSERT_TRUE(rig->StartAgent()) << rig->AgentStderr();
 
   const uint64_t n = static_cast<uint64_t>(flow.rate) * flow.seconds;
-  const auto sim = rig->Simulate({.count = n, .rate = flow.rate, .sensors = flow.sensors});
+  const auto sim =
+      rig->Simulate({.count = n, .rate = flow.rate, .sensors = flow.sensors, .batch = flow.batch});
   ASSERT_EQ(sim.exit_code, 0) << sim.err;
   ASSERT_EQ(sim.published, n) << sim.err;
 
@@ -156,12 +159,15 @@ TEST_P(AgentSteadyFlow, EveryReadingIsDeliveredOnceAndInOrder) {
   EXPECT_EQ(last_time.size(), static_cast<size_t>(flow.sensors));
 }
 
-INSTANTIATE_TEST_SUITE_P(Rates, AgentSteadyFlow,
-                         ::testing::Values(Flow{200, 50, 3}, Flow{2000, 200, 3},
-                                           Flow{10000, 500, 3}),
-                         [](const auto& p) {
-                           return std::to_string(static_cast<int>(p.param.rate)) + "PerSecond";
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Rates, AgentSteadyFlow,
+    ::testing::Values(Flow{200, 50, 3}, Flow{2000, 200, 3}, Flow{10000, 500, 3},
+                      // The throughput path: batched payloads.
+                      Flow{30000, 1000, 3, 30}),
+    [](const auto& p) {
+      return std::to_string(static_cast<int>(p.param.rate)) + "PerSecond" +
+             (p.param.batch > 1 ? "In" + std::to_string(p.param.batch) + "ReadingMessages" : "");
+    });
 
 // ---- 2. Upstream outage of 30 s while readings keep coming ----
 
