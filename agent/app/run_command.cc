@@ -114,6 +114,16 @@ class StatusWriter {
   StatusWriter(std::string device, std::filesystem::path path, const Clock& clock)
       : device_(std::move(device)), path_(std::move(path)), clock_(clock), start_(clock.Now()) {}
 
+  // Counts a SIGHUP's outcome for the next Write.
+  void NoteReload(const Status& result) {
+    if (result.ok()) {
+      ++reloads_applied_;
+    } else {
+      ++reloads_refused_;
+      last_reload_error_ = result.message();
+    }
+  }
+
   void Write(const pipeline::Pipeline& p, const std::string& state) {
     const auto snap = p.Snapshot();
     const auto now = clock_.Now();
@@ -122,6 +132,9 @@ class StatusWriter {
     c.state = state;
     c.now_us = clock_.WallMicros();
     c.uptime_s = std::chrono::duration<double>(now - start_).count();
+    c.reloads_applied = reloads_applied_;
+    c.reloads_refused = reloads_refused_;
+    c.last_reload_error = last_reload_error_;
     const double dt = std::chrono::duration<double>(now - last_at_).count();
     if (has_last_ && dt > 0) {
       c.ingest_readings_per_s = static_cast<double>(snap.ingest_readings - last_ingest_) / dt;
@@ -148,29 +161,35 @@ class StatusWriter {
   bool has_last_ = false;
   uint64_t last_ingest_ = 0;
   uint64_t last_fwd_ = 0;
+  uint64_t reloads_applied_ = 0;
+  uint64_t reloads_refused_ = 0;
+  std::string last_reload_error_;
   bool warned_ = false;
 };
 
-void Reload(const RunFlags& flags, config::AgentConfig& current, pipeline::Pipeline& p) {
+// Re-reads the config (file < environment < flags) and applies what is live. OK when applied (or
+// nothing changed); the error, also logged, when the new config was refused and the running one
+// kept.
+Status Reload(const RunFlags& flags, config::AgentConfig& current, pipeline::Pipeline& p) {
   auto next = LoadConfig(flags);
   if (!next.ok()) {
     LogError("agent", "reload refused, keeping the running config: " + next.status().message());
-    return;
+    return next.status();
   }
   const auto changes = config::Diff(current, *next);
   if (changes.empty()) {
     LogInfo("agent", "reload: no changes");
-    return;
+    return Status::Ok();
   }
   auto routes = MakeRoutes(*next);
   if (!routes.ok()) {
     LogError("agent", "reload refused: " + routes.status().message());
-    return;
+    return routes.status();
   }
   auto detect = DetectOptionsFrom(*next);
   if (!detect.ok()) {
     LogError("agent", "reload refused: " + detect.status().message());
-    return;
+    return detect.status();
   }
   for (const config::Change& c : changes) {
     // store.* keys shape the open log (commit group, quota) and are read once at start.
@@ -187,6 +206,7 @@ void Reload(const RunFlags& flags, config::AgentConfig& current, pipeline::Pipel
   p.Reload(std::move(*routes), next->ingest().max_payload_bytes(), ForwarderSettingsFrom(*next),
            std::move(new_detect));
   current = std::move(*next);
+  return Status::Ok();
 }
 
 // After the first SIGTERM: a second one (or SIGINT) ends the process at once. Committed records
@@ -286,7 +306,8 @@ int RunAgent(const RunFlags& flags) {
     auto sig = waiter.Wait(std::max(wait, std::chrono::milliseconds(1)));
     if (sig.ok() && sig->has_value()) {
       if (**sig == SIGHUP) {
-        Reload(flags, config, p);
+        status.NoteReload(Reload(flags, config, p));
+        status.Write(p, "running");  // at once: whoever sent the signal can see the outcome
         continue;
       }
       LogInfo("agent", std::string("signal ") + strsignal(**sig) + ": draining");

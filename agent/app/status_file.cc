@@ -71,6 +71,9 @@ std::string RenderStatusJson(const pipeline::PipelineSnapshot& s, const StatusCo
       {"store", store},        {"forward", forward},
   };
   doc["detect"] = std::move(detect);
+  doc["reload"] = {{"applied", c.reloads_applied},
+                   {"refused", c.reloads_refused},
+                   {"last_error", c.last_reload_error}};
   return doc.dump(2) + "\n";
 }
 

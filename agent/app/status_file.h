@@ -17,6 +17,11 @@ struct StatusContext {
   TimeMicros now_us = 0;
   double ingest_readings_per_s = 0;   // over the last status interval
   double forward_readings_per_s = 0;  // acknowledged upstream, over the last interval
+  // SIGHUP reloads: how many were applied (with changes or none) and refused, and why the last
+  // refused one was ("" when none was), so an operator can see whether a SIGHUP took.
+  uint64_t reloads_applied = 0;
+  uint64_t reloads_refused = 0;
+  std::string last_reload_error;
 };
 
 // The status document as pretty JSON. Pure.

@@ -148,6 +148,10 @@ void AgentRig::KillAgent() {
   agent_->Wait(seconds(10));
 }
 
+void AgentRig::SignalAgent(int signal) {
+  if (agent_ != nullptr) agent_->Signal(signal);
+}
+
 nlohmann::json AgentRig::AgentStatus() const { return ReadJsonFile(state_dir() / "status.json"); }
 
 uint64_t AgentRig::StatusCount(const std::string& pointer) const {

@@ -82,6 +82,8 @@ class AgentRig {
   int StopAgent(std::chrono::milliseconds timeout = std::chrono::seconds(30));
   // SIGKILL and reap: a crash.
   void KillAgent();
+  // Sends `signal` (e.g. SIGHUP) to the running agent and returns at once.
+  void SignalAgent(int signal);
   bool agent_running() { return agent_ != nullptr && agent_->running(); }
   std::string AgentStderr() const { return ReadFileBytes(dir_ / "agent.err"); }
 

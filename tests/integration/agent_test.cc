@@ -36,6 +36,7 @@ using testing::JsonCount;
 using testing::RigOptions;
 using testing::SimulateArgs;
 using testing::WaitFor;
+using testing::WriteFileBytes;
 
 // What the log holds in the readings lane: every reading's sequence, and the records that gap
 // rows announce as evicted.
@@ -652,6 +653,66 @@ TEST(AgentIntegration, SigtermDrainsTheBacklogAndExitsZero) {
   auto log = ReadLogContent(rig->log_path());
   ASSERT_TRUE(log.ok()) << log.status().ToString();
   EXPECT_EQ(log->reading_seqs.size(), committed);
+}
+
+// SIGHUP re-reads the config file and applies what is live (here a detection rule) without a
+// restart; a config that does not validate is refused and the agent goes on with the old one.
+TEST(AgentIntegration, SighupReloadsDetectionAndABadConfigIsRefusedWithoutStopping) {
+  WEIR_START_RIG_OR_SKIP(rig, AgentRig::DefaultOptions());
+  const auto config = rig->dir() / "weir.json";
+  auto write_rule = [&](const std::string& pattern, const std::string& max) {
+    WriteFileBytes(config, R"({"detect": {"rules": [{"pattern": ")" + pattern +
+                               R"(", "limits": {"enabled": true, "max": )" + max +
+                               R"(}, "auto": {"enabled": false}}]}})");
+  };
+  write_rule("none-such*", "0");  // matches no simulated sensor: no defects
+  ASSERT_TRUE(rig->StartSink());
+  ASSERT_TRUE(rig->StartAgent({"--config", config.string()})) << rig->AgentStderr();
+  const int pid = static_cast<int>(JsonCount(rig->AgentStatus(), "/pid"));
+
+  uint64_t published = 0;
+  auto publish = [&](uint64_t seed) {
+    const auto sim = rig->Simulate({.count = 500, .rate = 5000, .sensors = 50, .seed = seed});
+    ASSERT_EQ(sim.exit_code, 0) << sim.err;
+    published += sim.published;
+    ASSERT_TRUE(rig->WaitForSinkDelivered(published, seconds(30))) << Diagnostics(*rig);
+  };
+  ASSERT_NO_FATAL_FAILURE(publish(1));
+  ASSERT_TRUE(rig->WaitForFreshStatus());
+  EXPECT_EQ(JsonCount(rig->AgentStatus(), "/detect/defects"), 0u);
+
+  // Every simulated value is above -1e9: each of the 50 sensors raises a limits defect (the
+  // hold-off keeps it to one per sensor).
+  write_rule("s*", "-1e9");
+  rig->SignalAgent(SIGHUP);
+  ASSERT_TRUE(
+      WaitFor([&] { return JsonCount(rig->AgentStatus(), "/reload/applied") == 1; }, seconds(10)))
+      << Diagnostics(*rig);
+  ASSERT_NO_FATAL_FAILURE(publish(2));
+  ASSERT_TRUE(
+      WaitFor([&] { return JsonCount(rig->AgentStatus(), "/detect/defects") >= 50; }, seconds(10)))
+      << Diagnostics(*rig);
+
+  // A value of the wrong type: refused, the agent keeps running and delivering.
+  WriteFileBytes(config, R"({"detect": {"rules": [{"pattern": "s*", "limits": {"max": "hot"}}]}})");
+  rig->SignalAgent(SIGHUP);
+  ASSERT_TRUE(
+      WaitFor([&] { return JsonCount(rig->AgentStatus(), "/reload/refused") == 1; }, seconds(10)))
+      << Diagnostics(*rig);
+  EXPECT_NE(rig->AgentStatus()["reload"].value("last_error", "").find("detect.rules[0].limits.max"),
+            std::string::npos)
+      << rig->AgentStatus().dump(2);
+  EXPECT_EQ(JsonCount(rig->AgentStatus(), "/reload/applied"), 1u);
+  ASSERT_NO_FATAL_FAILURE(publish(3));
+  const json status = rig->AgentStatus();
+  EXPECT_EQ(status.value("state", ""), "running");
+  EXPECT_EQ(JsonCount(status, "/pid"), static_cast<uint64_t>(pid));
+
+  EXPECT_EQ(rig->StopAgent(), 0) << rig->AgentStderr();
+  const json report = rig->StopSink();
+  ExpectNoHolesNoReordering(report);
+  EXPECT_EQ(JsonCount(report, "/lanes/readings/delivered"), published);
+  EXPECT_GE(JsonCount(report, "/lanes/defects/delivered"), 50u) << report.dump(2);
 }
 
 TEST(AgentIntegration, SecondInstanceOnTheSameStateDirExitsThree) {
