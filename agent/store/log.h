@@ -64,8 +64,8 @@ struct LogOptions {
   // (overflow pages are filled exactly); see FORMAT.md "Pragmas" for the measurements.
   uint32_t page_size = 512;
   // SQLite's page cache for this connection (its default is 2 MB, a tenth of the agent's memory
-  // budget). Appends touch the B-tree's right edge and trims its left, so a small cache costs
-  // nothing measurable (BENCHMARKS.md); LogReader connections use kReaderCacheKib.
+  // budget). Appends touch the b-tree's right edge and trims its left, so little is re-read
+  // (FORMAT.md "Pragmas"); LogReader connections use kReaderCacheKib.
   uint32_t cache_kib = 512;
   // Verify every row's checksum on open (reads the whole file once).
   bool verify_rows_on_open = true;
