@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -168,44 +169,32 @@ class StatusWriter {
 };
 
 // Re-reads the config (file < environment < flags) and applies what is live. OK when applied (or
-// nothing changed); the error, also logged, when the new config was refused and the running one
-// kept.
+// nothing changed); otherwise the error, with the running config kept (the caller logs it).
 Status Reload(const RunFlags& flags, config::AgentConfig& current, pipeline::Pipeline& p) {
-  auto next = LoadConfig(flags);
-  if (!next.ok()) {
-    LogError("agent", "reload refused, keeping the running config: " + next.status().message());
-    return next.status();
-  }
-  const auto changes = config::Diff(current, *next);
+  WEIR_ASSIGN_OR_RETURN(auto next, LoadConfig(flags));
+  const auto changes = config::Diff(current, next);
   if (changes.empty()) {
     LogInfo("agent", "reload: no changes");
     return Status::Ok();
   }
-  auto routes = MakeRoutes(*next);
-  if (!routes.ok()) {
-    LogError("agent", "reload refused: " + routes.status().message());
-    return routes.status();
-  }
-  auto detect = DetectOptionsFrom(*next);
-  if (!detect.ok()) {
-    LogError("agent", "reload refused: " + detect.status().message());
-    return detect.status();
-  }
+  WEIR_ASSIGN_OR_RETURN(auto routes, MakeRoutes(next));
+  WEIR_ASSIGN_OR_RETURN(auto detect, DetectOptionsFrom(next));
   for (const config::Change& c : changes) {
     // store.* keys shape the open log (commit group, quota) and are read once at start.
     const bool live = c.apply == config::Apply::kLive && c.path.rfind("store.", 0) != 0;
     LogInfo("agent", "reload: " + c.path + " " + c.before + " -> " + c.after +
                          (live ? "" : " (applies at the next start)"));
   }
-  if (auto level = ParseLogLevel(next->log_level())) SetLogLevel(*level);
+  if (auto level = ParseLogLevel(next.log_level())) SetLogLevel(*level);
+  // The detection engine is rebuilt (its per-sensor state starts over) only when detect.* changed.
   std::optional<pipeline::DetectStageOptions> new_detect;
-  for (const config::Change& c : changes) {
-    if (c.path.rfind("detect", 0) == 0) new_detect = std::move(*detect);
-    if (new_detect) break;
+  if (std::any_of(changes.begin(), changes.end(),
+                  [](const config::Change& c) { return c.path.rfind("detect", 0) == 0; })) {
+    new_detect = std::move(detect);
   }
-  p.Reload(std::move(*routes), next->ingest().max_payload_bytes(), ForwarderSettingsFrom(*next),
+  p.Reload(std::move(routes), next.ingest().max_payload_bytes(), ForwarderSettingsFrom(next),
            std::move(new_detect));
-  current = std::move(*next);
+  current = std::move(next);
   return Status::Ok();
 }
 
@@ -306,7 +295,11 @@ int RunAgent(const RunFlags& flags) {
     auto sig = waiter.Wait(std::max(wait, std::chrono::milliseconds(1)));
     if (sig.ok() && sig->has_value()) {
       if (**sig == SIGHUP) {
-        status.NoteReload(Reload(flags, config, p));
+        const Status reloaded = Reload(flags, config, p);
+        if (!reloaded.ok()) {
+          LogError("agent", "reload refused, keeping the running config: " + reloaded.message());
+        }
+        status.NoteReload(reloaded);
         status.Write(p, "running");  // at once: whoever sent the signal can see the outcome
         continue;
       }

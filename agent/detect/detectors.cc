@@ -49,7 +49,7 @@ std::optional<Finding> RateDetector::Observe(const RateConfig& c, TimeMicros t, 
 
 std::optional<Finding> SpikeDetector::Observe(const SpikeConfig& c, double v) {
   if (!c.enabled) return std::nullopt;
-  const uint32_t window = std::clamp<uint32_t>(c.window, 3, kMaxWindow);
+  const uint32_t window = RingSize(c);
   if (ring_.size() != window) {  // first use (the engine's config never changes under a sensor)
     ring_.assign(window, 0.0);
     size_ = next_ = 0;

@@ -40,6 +40,10 @@ class RateDetector {
 class SpikeDetector {
  public:
   static constexpr uint32_t kMaxWindow = 128;
+  // Readings the ring holds for this config: its window, clamped to [3, kMaxWindow].
+  static uint32_t RingSize(const SpikeConfig& config) {
+    return config.window < 3 ? 3 : (config.window > kMaxWindow ? kMaxWindow : config.window);
+  }
   std::optional<Finding> Observe(const SpikeConfig& config, double value);
 
  private:

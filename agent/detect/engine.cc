@@ -81,9 +81,7 @@ Engine::~Engine() = default;
 size_t Engine::StateBytesPerSensor(const DetectorConfig& c) {
   size_t bytes = sizeof(SensorState);
   if (c.auto_score.enabled) bytes += sizeof(AutoScorer);
-  if (c.spike.enabled) {
-    bytes += sizeof(double) * std::clamp<uint32_t>(c.spike.window, 3, SpikeDetector::kMaxWindow);
-  }
+  if (c.spike.enabled) bytes += sizeof(double) * SpikeDetector::RingSize(c.spike);
   bytes += sizeof(std::pair<TimeMicros, double>) * SensorState::EvidenceCapacity(c);
   bytes += WindowAggregator::kBytesPerOpenWindow *
            static_cast<size_t>(WindowAggregator::OpenWindowsFor(c.window));

@@ -13,9 +13,10 @@
 // persistent session's messages — was built and measured: every pause made Paho deliver
 // thousands of messages a second time after the reconnect (61,143 published, 172,793 received
 // over 42 pauses with the capacity lowered to 32 to provoke them), each a new reading with a new
-// sequence, which breaks "never duplicates with a new identity". Until a flow control that Paho
-// honours is found (MQTT 5 Receive Maximum is the candidate), weir keeps what it received, in
-// memory, and says so.
+// sequence, which breaks "never duplicates with a new identity". MQTT 5 Receive Maximum is no
+// way out: Paho acknowledges an inbound QoS 1 message before our callback runs, so the broker's
+// window never fills. Until a bound is measured that costs fewer duplicates than it saves (a hard
+// cap far above the soft one), weir keeps what it received, in memory, and says so.
 //
 // Thread-safe. Close() is one-way: afterwards Push returns kCancelled (the item is counted as
 // dropped by the caller), and consumers drain what was pushed before.
