@@ -22,6 +22,7 @@
 #include "agent/core/clock.h"
 #include "agent/core/logging.h"
 #include "agent/pipeline/pipeline.h"
+#include "agent/store/intake_journal.h"
 #include "agent/transport/paho_mqtt_client.h"
 #include "platform/files.h"
 #include "platform/instance_lock.h"
@@ -273,8 +274,20 @@ int RunAgent(const RunFlags& flags) {
     return kExitUsage;
   }
   options.detect = std::move(*detect);
+  options.ingest_queue_budget_bytes = config.ingest().queue_budget_bytes();
+  // The intake journal closes the window between Paho's PUBACK and the commit (ingest.h). Without
+  // it weir still runs, as before it existed: said loudly, and shown in status.
+  auto journal =
+      store::IntakeJournal::Open({.dir = state_dir / "intake"}, (*log)->committed_intake_mark());
+  if (!journal.ok()) {
+    LogError("agent",
+             "the intake journal cannot be opened, running without it (a kill -9 may "
+             "lose the last group commit's messages): " +
+                 journal.status().ToString());
+  }
   auto pipeline = pipeline::Pipeline::Start(std::move(options), std::move(*log), std::move(*local),
-                                            std::move(*upstream), clock);
+                                            std::move(*upstream), clock,
+                                            journal.ok() ? std::move(*journal) : nullptr);
   if (!pipeline.ok()) {
     LogError("agent", "start: " + pipeline.status().ToString());
     return kExitFailure;

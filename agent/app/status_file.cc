@@ -15,8 +15,22 @@ std::string RenderStatusJson(const pipeline::PipelineSnapshot& s, const StatusCo
       {"rejected", s.ingest_rejected},
       {"rejected_by_reason", s.rejected_by_reason},
       {"queue_depth", s.ingest_queue_depth},
+      {"queue_bytes", s.ingest_queue_bytes},
+      {"spilled_now", s.ingest_spilled_now},
+      {"spilled_total", s.ingest_spilled_total},
+      // Not lost: these stay in the intake journal and are replayed at the next start.
       {"dropped_at_shutdown", s.ingest_dropped_at_shutdown + s.store.dropped_at_shutdown},
       {"readings_per_s", c.ingest_readings_per_s},
+  };
+  ingest["journal"] = {
+      {"enabled", s.journal_enabled},
+      {"segments", s.journal.segments},
+      {"bytes", s.journal.bytes},
+      {"last_number", s.journal.last_number},
+      {"append_errors", s.ingest_journal_errors},
+      {"damaged_segments", s.journal.damaged_segments},
+      {"replayed", s.store.intake_replayed},
+      {"lost", s.store.intake_lost},
   };
   json store = {
       {"readings_committed", s.store.readings_committed},

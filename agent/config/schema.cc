@@ -203,6 +203,14 @@ constexpr std::array kSchema = {
             .apply = kLive,
             .remote = true,
             .description = "Readings later than now plus this (default 1 day) are rejected."},
+    KeySpec{.path = "ingest.queue_budget_bytes",
+            .type = kUint64,
+            .default_text = "4194304",
+            .min = 64 * 1024,
+            .max = 1 * kGiB,
+            .description =
+                "Memory parsed messages may hold on their way to the store; beyond it they wait "
+                "in the intake journal on disk, so memory stays bounded through any outage."},
     // --- store ---
     KeySpec{.path = "store.state_dir",
             .type = kString,

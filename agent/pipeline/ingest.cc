@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "agent/core/logging.h"
 #include "agent/pipeline/topic_filter.h"
 
 namespace weir::pipeline {
@@ -21,8 +22,8 @@ std::string_view ClassifyParseError(const Status& error, size_t payload_bytes,
 }
 
 Ingest::Ingest(std::vector<IngestRoute> routes, size_t max_payload_bytes, IngestQueue& queue,
-               const Clock& clock)
-    : queue_(queue), clock_(clock) {
+               const Clock& clock, store::IntakeJournal* journal)
+    : queue_(queue), clock_(clock), journal_(journal) {
   SetRoutes(std::move(routes), max_payload_bytes);
 }
 
@@ -34,14 +35,14 @@ void Ingest::SetRoutes(std::vector<IngestRoute> routes, size_t max_payload_bytes
   table_ = std::move(table);
 }
 
+std::shared_ptr<const Ingest::Table> Ingest::table() const {
+  std::lock_guard lock(mu_);
+  return table_;
+}
+
 std::vector<std::string> Ingest::Filters() const {
-  std::shared_ptr<const Table> table;
-  {
-    std::lock_guard lock(mu_);
-    table = table_;
-  }
   std::vector<std::string> filters;
-  for (const IngestRoute& route : table->routes) filters.push_back(route.filter);
+  for (const IngestRoute& route : table()->routes) filters.push_back(route.filter);
   return filters;
 }
 
@@ -50,10 +51,10 @@ std::map<std::string, uint64_t> Ingest::RejectedByReason() const {
   return by_reason_;
 }
 
-void Ingest::Reject(std::string_view topic, std::string_view payload, std::string_view code,
-                    std::string reason, IngestItem* item) {
+void Ingest::Reject(std::string_view topic, std::string_view payload, TimeMicros now,
+                    std::string_view code, std::string reason, IngestItem* item) {
   store::DeadLetter letter;
-  letter.time_us = clock_.WallMicros();
+  letter.time_us = now;
   letter.source = "ingest";
   letter.topic = std::string(topic);
   letter.reason_code = std::string(code);
@@ -67,44 +68,81 @@ void Ingest::Reject(std::string_view topic, std::string_view payload, std::strin
   ++by_reason_[std::string(code)];
 }
 
+void Ingest::Parse(std::string_view topic, std::string_view payload, TimeMicros now,
+                   IngestItem* item) {
+  const std::shared_ptr<const Table> t = table();
+  const IngestRoute* route = nullptr;
+  for (const IngestRoute& r : t->routes) {
+    if (TopicMatches(r.filter, topic)) {
+      route = &r;
+      break;
+    }
+  }
+  if (route == nullptr) {
+    Reject(topic, payload, now, "no_route",
+           "topic '" + std::string(topic) + "' matches no configured subscription", item);
+    return;
+  }
+  const codec::ParseContext ctx{topic, now};
+  const Status parsed = route->parser->Parse(payload, ctx, &item->readings);
+  if (parsed.ok()) {
+    readings_.fetch_add(item->readings.size(), std::memory_order_relaxed);
+  } else {
+    Reject(topic, payload, now, ClassifyParseError(parsed, payload.size(), t->max_payload_bytes),
+           parsed.message(), item);
+  }
+}
+
+IngestItem Ingest::ParseEntry(const store::IntakeEntry& entry) {
+  IngestItem item;
+  item.arrived = clock_.Now();
+  item.intake_number = entry.number;
+  Parse(entry.topic, entry.payload, entry.wall_us, &item);
+  return item;
+}
+
 void Ingest::OnMessage(const transport::InboundMessage& message) noexcept {
   try {
     messages_.fetch_add(1, std::memory_order_relaxed);
-    std::shared_ptr<const Table> table;
-    {
-      std::lock_guard lock(mu_);
-      table = table_;
+    const TimeMicros now = clock_.WallMicros();
+    uint64_t number = 0;
+    if (journal_ != nullptr) {
+      // First of all: on disk (page cache) before anything else can fail or be killed.
+      auto n = journal_->Append(message.topic, message.payload, now);
+      if (n.ok()) {
+        number = *n;
+        if (journal_error_logged_) {
+          journal_error_logged_ = false;
+          LogInfo("ingest", "the intake journal takes messages again");
+        }
+      } else {
+        journal_errors_.fetch_add(1, std::memory_order_relaxed);
+        if (!journal_error_logged_) {
+          journal_error_logged_ = true;
+          LogError("ingest",
+                   "intake journal refused a message, keeping it in memory only (a kill "
+                   "-9 now would lose it): " +
+                       n.status().ToString());
+        }
+      }
+    }
+    if (number != 0 && queue_.over_budget()) {
+      if (!queue_.PushSpilled(number, number).ok()) {
+        dropped_.fetch_add(1, std::memory_order_relaxed);  // closed; replayed at the next start
+      }
+      spilled_.fetch_add(1, std::memory_order_relaxed);
+      return;
     }
     IngestItem item;
     item.arrived = clock_.Now();
-    const IngestRoute* route = nullptr;
-    for (const IngestRoute& r : table->routes) {
-      if (TopicMatches(r.filter, message.topic)) {
-        route = &r;
-        break;
-      }
-    }
-    if (route == nullptr) {
-      Reject(message.topic, message.payload, "no_route",
-             "topic '" + std::string(message.topic) + "' matches no configured subscription",
-             &item);
-    } else {
-      const codec::ParseContext ctx{message.topic, clock_.WallMicros()};
-      const Status parsed = route->parser->Parse(message.payload, ctx, &item.readings);
-      if (parsed.ok()) {
-        readings_.fetch_add(item.readings.size(), std::memory_order_relaxed);
-      } else {
-        Reject(message.topic, message.payload,
-               ClassifyParseError(parsed, message.payload.size(), table->max_payload_bytes),
-               parsed.message(), &item);
-      }
-    }
+    item.intake_number = number;
+    Parse(message.topic, message.payload, now, &item);
     if (!queue_.Push(std::move(item)).ok()) {
       dropped_.fetch_add(1, std::memory_order_relaxed);  // closed: shutting down
     }
   } catch (...) {
-    // Only allocation can throw here. Counting it is all a callback can do; the message was
-    // already acknowledged to the broker (the stated inbound loss window).
+    // Only allocation can throw here. Counting it is all a callback can do; the message is in
+    // the journal when number != 0 and is replayed at the next start.
     dropped_.fetch_add(1, std::memory_order_relaxed);
   }
 }

@@ -1,19 +1,25 @@
 // Ingest: turns messages from the local broker into readings for the store thread.
 //
 // Each configured route maps an MQTT topic filter to a payload parser (agent/codec). OnMessage is
-// the local client's on_message callback: it finds the first route whose filter matches, parses
-// the payload, and hands the result to the store thread through a bounded queue. A payload that
-// does not parse becomes a dead letter (topic, reason code, message, first bytes), counted per
-// reason; it never stalls ingest.
+// the local client's on_message callback: it first appends the raw message to the intake journal
+// (store/intake_journal.h: one write(2), so a kill -9 from then on loses nothing), then finds the
+// first route whose filter matches, parses the payload, and hands the result to the store thread
+// through the ingest queue. A payload that does not parse becomes a dead letter (topic, reason
+// code, message, first bytes), counted per reason; it never stalls ingest.
 //
-// Queue policy: OnMessage never blocks (see ingest_queue.h for why, and how LocalLink pauses
-// the local connection when the store thread falls behind). After Close() at shutdown a message
-// can no longer be queued; it is counted (`ingest_dropped_at_shutdown`) — it is inside the stated
-// inbound loss window, and LocalLink has disconnected before the queue closes, so normally none.
+// Queue policy: OnMessage never blocks. When the queue's memory budget is spent, the message is
+// not parsed here: the queue keeps its journal number and the store thread parses it later with
+// ParseEntry (ingest_queue.h says why this bounds memory without losing order). After Close() at
+// shutdown a message can no longer be queued; it is counted (`ingest_dropped_at_shutdown`) and,
+// being in the journal, is replayed at the next start.
+//
+// The inbound loss window left: the microseconds between Paho's PUBACK to the local broker and
+// the journal's write(2) returning in this callback. A power cut can lose what the kernel had not
+// yet written back of the journal and the log's unsynced tail (agent/store/FORMAT.md).
 //
 // Threads: OnMessage runs on the MQTT client's callback thread, is noexcept and is the only
-// producer; SetRoutes may be called from any thread (SIGHUP reload) and swaps the table
-// atomically. Counters are atomic.
+// producer; ParseEntry runs on the store thread; SetRoutes may be called from any thread (SIGHUP
+// reload) and swaps the table atomically. Counters are atomic.
 #pragma once
 
 #include <atomic>
@@ -28,6 +34,7 @@
 #include "agent/core/clock.h"
 #include "agent/core/record.h"
 #include "agent/pipeline/ingest_queue.h"
+#include "agent/store/intake_journal.h"
 #include "agent/store/log.h"
 #include "agent/transport/mqtt_client.h"
 
@@ -53,13 +60,17 @@ std::string_view ClassifyParseError(const Status& error, size_t payload_bytes,
 
 class Ingest {
  public:
-  // `queue` and `clock` must outlive the Ingest. `max_payload_bytes` is the parsers' limit, used
-  // to classify oversize payloads.
+  // `queue` and `clock` must outlive the Ingest, and `journal` unless null (no journal: messages
+  // are durable only from their commit, and always queued parsed). `max_payload_bytes` is the
+  // parsers' limit, used to classify oversize payloads.
   Ingest(std::vector<IngestRoute> routes, size_t max_payload_bytes, IngestQueue& queue,
-         const Clock& clock);
+         const Clock& clock, store::IntakeJournal* journal = nullptr);
 
   // The local client's on_message. Never blocks (see the file comment).
   void OnMessage(const transport::InboundMessage& message) noexcept;
+  // Parses a journaled message as OnMessage would have when it arrived (its arrival time is the
+  // "now" of the time checks). For the store thread: spilled runs and the replay at start.
+  IngestItem ParseEntry(const store::IntakeEntry& entry);
 
   // Replaces the routes (reload). Messages already parsed are unaffected.
   void SetRoutes(std::vector<IngestRoute> routes, size_t max_payload_bytes);
@@ -70,6 +81,10 @@ class Ingest {
   uint64_t readings() const { return readings_.load(std::memory_order_relaxed); }
   uint64_t rejected() const { return rejected_.load(std::memory_order_relaxed); }
   uint64_t dropped_at_shutdown() const { return dropped_.load(std::memory_order_relaxed); }
+  // Messages the journal refused (kept in memory only; not safe from a kill -9).
+  uint64_t journal_errors() const { return journal_errors_.load(std::memory_order_relaxed); }
+  // Messages left in the journal unparsed because the queue's budget was spent.
+  uint64_t spilled() const { return spilled_.load(std::memory_order_relaxed); }
   // Rejected messages per reason code since start.
   std::map<std::string, uint64_t> RejectedByReason() const;
 
@@ -78,18 +93,25 @@ class Ingest {
     std::vector<IngestRoute> routes;
     size_t max_payload_bytes = 0;
   };
-  void Reject(std::string_view topic, std::string_view payload, std::string_view code,
-              std::string reason, IngestItem* item);
+  void Reject(std::string_view topic, std::string_view payload, TimeMicros now,
+              std::string_view code, std::string reason, IngestItem* item);
+  // Routes and parses one message into `item` (readings or a dead letter).
+  void Parse(std::string_view topic, std::string_view payload, TimeMicros now, IngestItem* item);
+  std::shared_ptr<const Table> table() const;
 
   IngestQueue& queue_;
   const Clock& clock_;
-  mutable std::mutex mu_;  // guards table_ (the pointer) and by_reason_
+  store::IntakeJournal* const journal_;
+  bool journal_error_logged_ = false;  // callback thread only
+  mutable std::mutex mu_;              // guards table_ (the pointer) and by_reason_
   std::shared_ptr<const Table> table_;
   std::map<std::string, uint64_t> by_reason_;
   std::atomic<uint64_t> messages_{0};
   std::atomic<uint64_t> readings_{0};
   std::atomic<uint64_t> rejected_{0};
   std::atomic<uint64_t> dropped_{0};
+  std::atomic<uint64_t> journal_errors_{0};
+  std::atomic<uint64_t> spilled_{0};
 };
 
 }  // namespace weir::pipeline

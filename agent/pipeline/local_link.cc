@@ -87,13 +87,16 @@ void LocalLink::Run(Worker& worker) {
       }
     }
     // The store thread is behind (a disk stall, or the quota's pause_ingest policy): say so once
-    // per episode. Nothing is paused or dropped here; see ingest_queue.h for why.
-    if (!saturated && queue_.saturated()) {
+    // per episode. Nothing is paused or dropped here: past the memory budget new messages wait
+    // in the intake journal (ingest_queue.h).
+    const uint64_t spilled = queue_.spilled_messages();
+    if (!saturated && spilled > 0) {
       saturated = true;
       saturations_.fetch_add(1, std::memory_order_relaxed);
-      LogWarn("ingest",
-              "the store is behind: " + std::to_string(queue_.size()) + " messages wait in memory");
-    } else if (saturated && queue_.relieved()) {
+      LogWarn("ingest", "the store is behind: the ingest queue's memory budget (" +
+                            std::to_string(queue_.budget_bytes()) +
+                            " bytes) is spent; new messages wait in the intake journal");
+    } else if (saturated && spilled == 0 && queue_.bytes() <= queue_.budget_bytes() / 2) {
       saturated = false;
       LogInfo("ingest", "the store caught up");
     }

@@ -11,13 +11,30 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Start(PipelineOptions options,
                                                   std::unique_ptr<store::Log> log,
                                                   std::unique_ptr<transport::MqttClient> local,
                                                   std::unique_ptr<transport::MqttClient> upstream,
-                                                  const Clock& clock) {
+                                                  const Clock& clock,
+                                                  std::unique_ptr<store::IntakeJournal> journal) {
   std::unique_ptr<Pipeline> p(new Pipeline());
   p->local_client_ = std::move(local);
   p->upstream_client_ = std::move(upstream);
-  p->queue_ = std::make_unique<IngestQueue>(options.ingest_queue_messages);
+  p->journal_ = std::move(journal);
+  p->queue_ = std::make_unique<IngestQueue>(options.ingest_queue_budget_bytes);
   p->ingest_ = std::make_unique<Ingest>(std::move(options.routes), options.max_payload_bytes,
-                                        *p->queue_, clock);
+                                        *p->queue_, clock, p->journal_.get());
+  IntakeSource intake;
+  if (p->journal_) {
+    // What the journal holds beyond the log's mark was accepted before a crash and never
+    // committed: it goes first, ahead of anything the local broker sends now.
+    const uint64_t mark = log->committed_intake_mark();
+    const uint64_t last = p->journal_->last_number();
+    if (last > mark) {
+      LogWarn("store", "intake journal: replaying " + std::to_string(last - mark) +
+                           " messages accepted before the last stop but not committed");
+      WEIR_RETURN_IF_ERROR(p->queue_->PushSpilled(mark + 1, last));
+    }
+    intake.journal = p->journal_.get();
+    Ingest* ingest = p->ingest_.get();
+    intake.parse = [ingest](const store::IntakeEntry& e) { return ingest->ParseEntry(e); };
+  }
   options.forward.log_path = log->options().path;
   Pipeline* raw = p.get();
   // The forwarder starts after the store (it reads the cursor the store loaded), but the store's
@@ -27,13 +44,15 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Start(PipelineOptions options,
     p->detect_ =
         std::make_unique<DetectStage>(std::move(*options.detect), p->local_client_.get(), clock);
   }
-  WEIR_ASSIGN_OR_RETURN(
-      p->store_,
-      StoreStage::Start(std::move(log), *p->queue_, options.store, clock, p->detect_.get(), [raw] {
-        if (Forwarder* f = raw->forwarder_ptr_.load()) {
-          f->NotifyCommitted();
-        }
-      }));
+  WEIR_ASSIGN_OR_RETURN(p->store_,
+                        StoreStage::Start(
+                            std::move(log), *p->queue_, options.store, clock, p->detect_.get(),
+                            [raw] {
+                              if (Forwarder* f = raw->forwarder_ptr_.load()) {
+                                f->NotifyCommitted();
+                              }
+                            },
+                            std::move(intake)));
   WEIR_ASSIGN_OR_RETURN(p->forwarder_, Forwarder::Start(std::move(options.forward),
                                                         *p->upstream_client_, *p->store_, clock));
   p->forwarder_ptr_.store(p->forwarder_.get());
@@ -96,6 +115,14 @@ PipelineSnapshot Pipeline::Snapshot() const {
   s.rejected_by_reason = ingest_->RejectedByReason();
   s.ingest_dropped_at_shutdown = ingest_->dropped_at_shutdown();
   s.ingest_queue_depth = queue_->size();
+  s.ingest_queue_bytes = queue_->bytes();
+  s.ingest_spilled_now = queue_->spilled_messages();
+  s.ingest_spilled_total = ingest_->spilled();
+  s.ingest_journal_errors = ingest_->journal_errors();
+  if (journal_) {
+    s.journal_enabled = true;
+    s.journal = journal_->Stats();
+  }
   s.store = store_->counters();
   s.forward = forwarder_->counters();
   if (detect_) {

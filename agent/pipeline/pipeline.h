@@ -1,8 +1,9 @@
 // Pipeline: the running agent's stages wired together, and their shutdown order.
 //
 //   local broker -> LocalLink/Ingest (MQTT callback thread: parse, hand off)
-//                -> IngestQueue (never blocks; when saturated LocalLink pauses the local
-//                   connection and the broker holds the messages)
+//                   (the raw message goes to the intake journal first: store/intake_journal.h)
+//                -> IngestQueue (never blocks; past its memory budget it holds only journal
+//                   numbers, which the store thread reads back: ingest_queue.h)
 //                -> StoreStage (store thread: DetectStage, append, group commit, apply acks)
 //                -> Forwarder (forward thread: read the log, publish, in-order acks)
 //                -> upstream broker
@@ -35,6 +36,7 @@
 #include "agent/pipeline/ingest.h"
 #include "agent/pipeline/local_link.h"
 #include "agent/pipeline/store_stage.h"
+#include "agent/store/intake_journal.h"
 #include "agent/store/log.h"
 #include "agent/transport/mqtt_client.h"
 
@@ -44,11 +46,9 @@ struct PipelineOptions {
   std::vector<IngestRoute> routes;
   size_t max_payload_bytes = 64 * 1024;
   int ingest_qos = 1;
-  // Messages between the MQTT callback and the store thread before the local connection is
-  // paused (ingest_queue.h). At typical payloads (one reading, ~100 bytes parsed) 4,096 messages
-  // are well under 1 MB; the store thread takes them in microseconds unless the disk stalls or
-  // the quota pauses ingest.
-  size_t ingest_queue_messages = 4096;
+  // Memory parsed messages may hold between the MQTT callback and the store thread
+  // (ingest.queue_budget_bytes); beyond it messages wait in the intake journal (ingest_queue.h).
+  size_t ingest_queue_budget_bytes = size_t{4} << 20;
   BackoffOptions local_backoff{std::chrono::milliseconds(200), std::chrono::seconds(10)};
   StoreStageOptions store;
   ForwarderOptions forward;  // device_id, topics, log_path and settings filled by the caller
@@ -64,6 +64,12 @@ struct PipelineSnapshot {
   std::map<std::string, uint64_t> rejected_by_reason;
   uint64_t ingest_dropped_at_shutdown = 0;
   size_t ingest_queue_depth = 0;
+  size_t ingest_queue_bytes = 0;
+  uint64_t ingest_spilled_now = 0;    // messages waiting in the journal only
+  uint64_t ingest_spilled_total = 0;  // messages ever spilled
+  uint64_t ingest_journal_errors = 0;
+  bool journal_enabled = false;
+  store::IntakeJournalStats journal;
   StoreStageCounters store;
   ForwarderCounters forward;
   bool detect_enabled = false;
@@ -72,12 +78,16 @@ struct PipelineSnapshot {
 
 class Pipeline {
  public:
-  // Starts every stage; the clients are owned, the log is handed to the store thread.
+  // Starts every stage; the clients and the journal are owned, the log is handed to the store
+  // thread. `journal` may be null (no kill -9 protection of the inbound window; tests). With a
+  // journal, the messages it holds above the log's intake mark (accepted before a crash but not
+  // committed) are queued first, before the local connection starts.
   static Result<std::unique_ptr<Pipeline>> Start(PipelineOptions options,
                                                  std::unique_ptr<store::Log> log,
                                                  std::unique_ptr<transport::MqttClient> local,
                                                  std::unique_ptr<transport::MqttClient> upstream,
-                                                 const Clock& clock);
+                                                 const Clock& clock,
+                                                 std::unique_ptr<store::IntakeJournal> journal);
   ~Pipeline();  // Shutdown(0) if not done
 
   // The fixed-order drain above. Blocks up to about drain_timeout plus a few disconnect
@@ -100,6 +110,7 @@ class Pipeline {
 
   std::unique_ptr<transport::MqttClient> local_client_;
   std::unique_ptr<transport::MqttClient> upstream_client_;
+  std::unique_ptr<store::IntakeJournal> journal_;  // outlives the stages that use it
   std::unique_ptr<IngestQueue> queue_;
   std::unique_ptr<Ingest> ingest_;
   std::unique_ptr<DetectStage> detect_;  // used by the store thread; outlives it

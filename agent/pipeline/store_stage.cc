@@ -12,20 +12,23 @@ size_t LaneIndex(Lane lane) { return lane == Lane::kDefects ? 0 : 1; }
 
 StoreStage::StoreStage(std::unique_ptr<store::Log> log, IngestQueue& queue,
                        StoreStageOptions options, const Clock& clock, DetectHook* detect,
-                       std::function<void()> on_commit)
+                       std::function<void()> on_commit, IntakeSource intake)
     : log_(std::move(log)),
       queue_(queue),
       options_(std::move(options)),
       clock_(clock),
       detect_(detect),
-      on_commit_(std::move(on_commit)) {}
+      on_commit_(std::move(on_commit)),
+      intake_(std::move(intake)) {}
 
 Result<std::unique_ptr<StoreStage>> StoreStage::Start(std::unique_ptr<store::Log> log,
                                                       IngestQueue& queue, StoreStageOptions options,
                                                       const Clock& clock, DetectHook* detect,
-                                                      std::function<void()> on_commit) {
+                                                      std::function<void()> on_commit,
+                                                      IntakeSource intake) {
   std::unique_ptr<StoreStage> stage(new StoreStage(std::move(log), queue, std::move(options), clock,
-                                                   detect, std::move(on_commit)));
+                                                   detect, std::move(on_commit),
+                                                   std::move(intake)));
   for (Lane lane : {Lane::kDefects, Lane::kReadings}) {
     const uint64_t pos = stage->log_->CursorPosition(stage->options_.cursor, lane);
     stage->acked_[LaneIndex(lane)] = pos;
@@ -74,6 +77,7 @@ void StoreStage::Fail(const Status& status) {
 }
 
 void StoreStage::Committed(const store::CommitResult& result) {
+  if (intake_.journal != nullptr) intake_.journal->Release(log_->committed_intake_mark());
   if (result.empty() && result.dead_letters == 0) return;
   {
     std::lock_guard lock(mu_);
@@ -147,15 +151,61 @@ bool StoreStage::Process(IngestItem& item, std::vector<Defect>& defects) {
     Committed(*r);
     defects.erase(defects.begin());
   }
-  if (item.readings.empty()) return true;
-  auto r = log_->Append(item.readings);
-  if (!r.ok()) {
-    if (r.status().code() != StatusCode::kResourceExhausted) Fail(r.status());
-    return false;
+  if (!item.readings.empty()) {
+    // The mark goes with the readings: an Append that commits makes both durable together.
+    const uint64_t mark_before = log_->intake_mark();
+    if (item.intake_number != 0) log_->SetIntakeMark(item.intake_number);
+    auto r = log_->Append(item.readings);
+    if (!r.ok()) {
+      log_->SetIntakeMark(mark_before);  // a refused Append buffered nothing
+      if (r.status().code() != StatusCode::kResourceExhausted) Fail(r.status());
+      return false;
+    }
+    Committed(*r);
+    item.readings.clear();
   }
-  Committed(*r);
-  item.readings.clear();
+  if (item.intake_number != 0) log_->SetIntakeMark(item.intake_number);
   return true;
+}
+
+void StoreStage::ExpandSpilled(std::vector<IngestItem>& batch, size_t next) {
+  constexpr size_t kSliceEntries = 256;
+  constexpr size_t kSliceBytes = 1 << 20;
+  IngestItem& run = batch[next];
+  std::vector<store::IntakeEntry> entries;
+  if (intake_.journal != nullptr && intake_.parse) {
+    auto read = intake_.journal->ReadAfter(run.intake_number - 1, run.spilled_last, kSliceEntries,
+                                           kSliceBytes);
+    if (read.ok()) {
+      entries = std::move(read).value();
+    } else {
+      LogError("store", "reading the intake journal: " + read.status().ToString());
+    }
+  }
+  // Numbers the journal skipped (damage) or could not give at all are lost; say how many.
+  const uint64_t upto = entries.empty() ? run.spilled_last : entries.back().number;
+  const uint64_t lost = upto - run.intake_number + 1 - entries.size();
+  std::vector<IngestItem> parsed;
+  parsed.reserve(entries.size());
+  for (const store::IntakeEntry& e : entries) parsed.push_back(intake_.parse(e));
+  {
+    std::lock_guard lock(mu_);
+    counters_.intake_replayed += parsed.size();
+    counters_.intake_lost += lost;
+  }
+  if (lost > 0) {
+    LogError("store", "intake journal: " + std::to_string(lost) +
+                          " acknowledged messages up to number " + std::to_string(upto) +
+                          " could not be read back and are lost");
+    if (entries.empty()) log_->SetIntakeMark(std::max(log_->intake_mark(), upto));
+  }
+  if (upto >= run.spilled_last) {
+    batch.erase(batch.begin() + static_cast<std::ptrdiff_t>(next));
+  } else {
+    run.intake_number = upto + 1;
+  }
+  batch.insert(batch.begin() + static_cast<std::ptrdiff_t>(next),
+               std::make_move_iterator(parsed.begin()), std::make_move_iterator(parsed.end()));
 }
 
 void StoreStage::Run(Worker& worker) {
@@ -197,7 +247,14 @@ void StoreStage::Run(Worker& worker) {
         closed = true;  // closed and drained: commit and leave
       }
     }
-    while (next < batch.size() && Process(batch[next], defects)) ++next;
+    while (next < batch.size()) {
+      if (batch[next].spilled()) {
+        ExpandSpilled(batch, next);
+        continue;
+      }
+      if (!Process(batch[next], defects)) break;
+      ++next;
+    }
     const bool tick_held = !ProcessTick();
     const bool held = (next < batch.size() || tick_held) && !fatal_error();
     if (held != paused) {
@@ -225,8 +282,13 @@ void StoreStage::Run(Worker& worker) {
       if (stopping_.load(std::memory_order_acquire) && queue_.closed()) {
         // Shutting down while the quota holds ingest back: what is left cannot be stored.
         uint64_t dropped = 0;
-        for (size_t i = next; i < batch.size(); ++i) dropped += batch[i].readings.empty() ? 0 : 1;
-        while (auto more = queue_.TryPop()) dropped += 1;
+        // With a journal they are replayed at the next start (the intake mark is below them).
+        auto messages = [](const IngestItem& item) -> uint64_t {
+          return item.spilled() ? item.spilled_last - item.intake_number + 1
+                                : (item.readings.empty() ? 0 : 1);
+        };
+        for (size_t i = next; i < batch.size(); ++i) dropped += messages(batch[i]);
+        while (auto more = queue_.TryPop()) dropped += messages(*more);
         std::lock_guard lock(mu_);
         counters_.dropped_at_shutdown += dropped;
         batch.clear();

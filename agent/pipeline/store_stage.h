@@ -7,10 +7,17 @@
 // which wakes the forwarder. The forwarder's acknowledgements and its dead letters come back
 // through Ack() and AddDeadLetter(), because the log has one writer.
 //
+// Intake journal (store/intake_journal.h): every item carries its journal number; the stage sets
+// the log's intake mark to it as the item is appended, so the commit that makes the item durable
+// also records that it did, and after each commit the journal's wholly committed segments are
+// released. A spilled run (ingest_queue.h) is read back from the journal a slice at a time and
+// parsed here, in queue order. Numbers the journal can no longer produce (damage) are counted
+// in intake_lost and logged.
+//
 // Quota pause (store.quota_policy pause_ingest): when the log refuses readings, the stage keeps
-// the batch and retries every retry_interval while applying acks (which free space); meanwhile the
-// ingest queue fills and pushes back on the local broker (see ingest.h). Nothing accepted is
-// dropped.
+// the batch and retries every retry_interval while applying acks (which free space); meanwhile
+// new messages wait in the journal, with only their numbers in memory (ingest_queue.h). Nothing
+// accepted is dropped.
 //
 // A write error (a failed fsync, a full disk) is fatal: the log refuses writes until reopened
 // (agent/store/log.h), so the stage stops taking items and reports the error through
@@ -61,15 +68,23 @@ class DetectHook {
   virtual void OnTick(std::vector<Reading>* readings, std::vector<Defect>* defects) = 0;
 };
 
+// Where spilled runs are read back from; empty without a journal.
+struct IntakeSource {
+  store::IntakeJournal* journal = nullptr;                     // must outlive the stage
+  std::function<IngestItem(const store::IntakeEntry&)> parse;  // Ingest::ParseEntry
+};
+
 struct StoreStageCounters {
   uint64_t readings_committed = 0;
   uint64_t defects_committed = 0;
   uint64_t dead_letters_committed = 0;
   uint64_t commits = 0;
   uint64_t last_committed_seq = 0;
-  uint64_t ingest_paused_ms = 0;  // total time the quota held ingest back
-  bool paused = false;            // the quota holds ingest back now
-  uint64_t dropped_at_shutdown = 0;
+  uint64_t ingest_paused_ms = 0;     // total time the quota held ingest back
+  bool paused = false;               // the quota holds ingest back now
+  uint64_t dropped_at_shutdown = 0;  // held by the quota at shutdown; replayed from the journal
+  uint64_t intake_replayed = 0;      // journaled messages parsed here (spilled, or at start)
+  uint64_t intake_lost = 0;          // journal numbers that could not be read back (damage)
 };
 
 class StoreStage {
@@ -80,7 +95,8 @@ class StoreStage {
   static Result<std::unique_ptr<StoreStage>> Start(std::unique_ptr<store::Log> log,
                                                    IngestQueue& queue, StoreStageOptions options,
                                                    const Clock& clock, DetectHook* detect,
-                                                   std::function<void()> on_commit);
+                                                   std::function<void()> on_commit,
+                                                   IntakeSource intake = {});
   ~StoreStage();  // Stop()s
 
   // Moves the forwarder's acknowledged position of `lane` (monotonic; lower values are ignored).
@@ -109,7 +125,11 @@ class StoreStage {
 
  private:
   StoreStage(std::unique_ptr<store::Log> log, IngestQueue& queue, StoreStageOptions options,
-             const Clock& clock, DetectHook* detect, std::function<void()> on_commit);
+             const Clock& clock, DetectHook* detect, std::function<void()> on_commit,
+             IntakeSource intake);
+  // Replaces the spilled run at batch[next] by the parsed messages of its next slice (the rest
+  // of the run stays behind them).
+  void ExpandSpilled(std::vector<IngestItem>& batch, size_t next);
   void Run(Worker& worker);
   // Appends one item; false when the quota refused it (retry later) or on a fatal error.
   bool Process(IngestItem& item, std::vector<Defect>& defects);
@@ -125,6 +145,7 @@ class StoreStage {
   const Clock& clock_;
   DetectHook* const detect_;
   std::function<void()> on_commit_;
+  const IntakeSource intake_;
   std::unique_ptr<Worker> worker_;
 
   std::atomic<uint64_t> last_committed_{0};

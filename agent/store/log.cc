@@ -201,6 +201,9 @@ Status LogImpl::FinishOpen(Log& log, bool /*distrust_meta*/) {
   const uint64_t issued_bound = std::max(static_cast<uint64_t>(std::max<int64_t>(meta_next, 1)),
                                          static_cast<uint64_t>(max_row) + 1);
   log.next_seq_ = std::max(log.next_seq_, issued_bound);
+  WEIR_ASSIGN_OR_RETURN(int64_t intake_mark, internal::ReadMeta(log.db_, "intake_mark", 0));
+  log.committed_intake_mark_ = log.intake_mark_ =
+      static_cast<uint64_t>(std::max<int64_t>(0, intake_mark));
   std::vector<CursorKey> reset;
   WEIR_ASSIGN_OR_RETURN(Stmt c,
                         Stmt::Prepare(log.db_, "SELECT name, lane, acked_seq FROM cursors"));
@@ -355,7 +358,8 @@ Result<CommitResult> LogImpl::Commit(Log& log) {
                               log.sticky_.ToString());
   }
   Log::Pending& p = *log.pending_;
-  if (log.buffered_records_ == 0 && p.dirty.empty()) return CommitResult{};
+  const bool mark_moved = log.intake_mark_ != log.committed_intake_mark_;
+  if (log.buffered_records_ == 0 && p.dirty.empty() && !mark_moved) return CommitResult{};
 
   // Encode before the transaction so the write lock is held only for the inserts.
   const size_t n = p.readings.size();
@@ -429,6 +433,10 @@ Result<CommitResult> LogImpl::Commit(Log& log) {
     st = SetMeta(log, "next_seq", static_cast<int64_t>(last + 1));
     if (!st.ok()) return Fail(log, st);
   }
+  if (mark_moved) {
+    st = SetMeta(log, "intake_mark", static_cast<int64_t>(log.intake_mark_));
+    if (!st.ok()) return Fail(log, st);
+  }
   st = WriteDeadLetters(log);
   if (!st.ok()) return Fail(log, st);
   for (const auto& key : p.dirty) {
@@ -442,6 +450,7 @@ Result<CommitResult> LogImpl::Commit(Log& log) {
   if (!st.ok()) return Fail(log, st);
 
   if (total > 0) log.next_seq_ = last + 1;
+  log.committed_intake_mark_ = log.intake_mark_;
   p.readings.clear();
   p.readings_raw_bytes = 0;
   p.defects.clear();

@@ -246,6 +246,16 @@ class Log {
   // error refuses it (FailedPrecondition).
   Status AppendDeadLetter(const DeadLetter& letter);
 
+  // The intake journal's mark (intake_journal.h): the messages numbered up to `mark` are in the
+  // log once what is buffered now is committed. The next commit writes it (meta `intake_mark`)
+  // in the same transaction as the records, so after a crash the log holds exactly the messages
+  // up to committed_intake_mark(). Not monotonic: the store thread sets it just before an Append
+  // that may commit, and sets it back if the Append is refused. Never refused itself.
+  void SetIntakeMark(uint64_t mark) { intake_mark_ = mark; }
+  uint64_t intake_mark() const { return intake_mark_; }
+  // The mark as of the last commit (or as read at Open; 0 for a new log).
+  uint64_t committed_intake_mark() const { return committed_intake_mark_; }
+
   // Commits when the commit interval has passed since the first buffered record (or pending
   // acks are due); otherwise returns an empty result.
   Result<CommitResult> CommitIfDue();
@@ -298,6 +308,8 @@ class Log {
   size_t buffered_records_ = 0;
   std::optional<Clock::TimePoint> first_buffered_at_;
   bool over_quota_ = false;
+  uint64_t intake_mark_ = 0;
+  uint64_t committed_intake_mark_ = 0;
 
   friend class LogImpl;
 };

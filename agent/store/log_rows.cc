@@ -7,33 +7,11 @@
 #include <string>
 
 #include "agent/codec/defect_codec.h"
+#include "agent/store/crc32c.h"
 #include "agent/store/sqlite_util.h"
 
 namespace weir::store::internal {
 namespace {
-
-constexpr std::array<uint32_t, 256> MakeCrcTable() {
-  std::array<uint32_t, 256> table{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0x82F63B78u ^ (c >> 1) : c >> 1;
-    table[i] = c;
-  }
-  return table;
-}
-constexpr std::array<uint32_t, 256> kCrcTable = MakeCrcTable();
-
-uint32_t CrcUpdate(uint32_t crc, const void* data, size_t n) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  for (size_t i = 0; i < n; ++i) crc = kCrcTable[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-  return crc;
-}
-
-uint32_t CrcU64(uint32_t crc, uint64_t v) {
-  unsigned char b[8];
-  for (int i = 0; i < 8; ++i) b[i] = static_cast<unsigned char>(v >> (8 * i));
-  return CrcUpdate(crc, b, 8);
-}
 
 uint64_t SizeOf(const std::filesystem::path& p) {
   struct stat st {};
@@ -63,16 +41,16 @@ void DecodeRecord(StoredRecord& rec, std::string_view blob, codec::BatchDecoder&
 }  // namespace
 
 uint32_t RowChecksum(const RowHeader& h, std::string_view blob) {
-  uint32_t crc = 0xffffffffu;
-  crc = CrcU64(crc, h.first_seq);
-  crc = CrcU64(crc, h.last_seq);
-  crc = CrcU64(crc, static_cast<uint64_t>(h.lane));
-  crc = CrcU64(crc, static_cast<uint64_t>(h.kind));
-  crc = CrcU64(crc, h.count);
-  crc = CrcU64(crc, static_cast<uint64_t>(h.min_time_us));
-  crc = CrcU64(crc, static_cast<uint64_t>(h.max_time_us));
-  crc = CrcUpdate(crc, blob.data(), blob.size());
-  return crc ^ 0xffffffffu;
+  uint32_t crc = kCrc32cInit;
+  crc = Crc32cUpdateU64(crc, h.first_seq);
+  crc = Crc32cUpdateU64(crc, h.last_seq);
+  crc = Crc32cUpdateU64(crc, static_cast<uint64_t>(h.lane));
+  crc = Crc32cUpdateU64(crc, static_cast<uint64_t>(h.kind));
+  crc = Crc32cUpdateU64(crc, h.count);
+  crc = Crc32cUpdateU64(crc, static_cast<uint64_t>(h.min_time_us));
+  crc = Crc32cUpdateU64(crc, static_cast<uint64_t>(h.max_time_us));
+  crc = Crc32cUpdate(crc, blob.data(), blob.size());
+  return Crc32cFinish(crc);
 }
 
 Result<std::string> EncodeDefect(const Defect& d) { return codec::EncodeDefect(d); }

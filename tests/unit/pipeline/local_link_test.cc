@@ -21,7 +21,15 @@ std::vector<IngestRoute> NumberRoute() {
 
 class LocalLinkTest : public ::testing::Test {
  protected:
-  LocalLinkTest() : queue_(8), ingest_(NumberRoute(), 1024, queue_, SystemClock::Instance()) {}
+  LocalLinkTest()
+      : journal_(OpenJournal(dir_)),
+        queue_(IngestQueue::kMinBudgetBytes),
+        ingest_(NumberRoute(), 1024, queue_, SystemClock::Instance(), journal_.get()) {}
+  static std::unique_ptr<store::IntakeJournal> OpenJournal(const weir::testing::TempDir& dir) {
+    auto journal = store::IntakeJournal::Open({.dir = dir.path() / "intake"}, 0);
+    EXPECT_TRUE(journal.ok()) << journal.status().ToString();
+    return journal.ok() ? std::move(*journal) : nullptr;
+  }
   void Start() {
     auto link = LocalLink::Start(client_, ingest_, queue_,
                                  {std::chrono::milliseconds(1), std::chrono::milliseconds(5)}, 1,
@@ -36,6 +44,8 @@ class LocalLinkTest : public ::testing::Test {
   }
   ~LocalLinkTest() override { link_.reset(); }
 
+  weir::testing::TempDir dir_;
+  std::unique_ptr<store::IntakeJournal> journal_;
   FakeMqttClient client_;
   IngestQueue queue_;
   Ingest ingest_;
@@ -54,22 +64,31 @@ TEST_F(LocalLinkTest, SubscribesOnEveryConnectAndReconnectsAfterALoss) {
   EXPECT_EQ(link_->connects(), 2u);
 }
 
-TEST_F(LocalLinkTest, MessagesGoToTheQueueWithoutBlockingEvenPastItsCapacity) {
+TEST_F(LocalLinkTest, PastTheMemoryBudgetMessagesWaitInTheJournalWithoutBlocking) {
   Start();
   Connect();
-  for (int i = 0; i < 20; ++i) client_.InjectMessage("s/a", std::to_string(i));
-  EXPECT_EQ(queue_.size(), 20u);  // nothing dropped, nothing blocked
-  EXPECT_TRUE(queue_.saturated());
+  int sent = 0;
+  while (!queue_.over_budget() && sent < 100000)
+    client_.InjectMessage("s/a", std::to_string(sent++));
+  ASSERT_TRUE(queue_.over_budget());
+  const size_t parsed = queue_.size();
+  for (int i = 0; i < 500; ++i) client_.InjectMessage("s/a", std::to_string(sent++));
+  EXPECT_EQ(queue_.size(), parsed + 1);  // one run item holds the 500 numbers
+  EXPECT_EQ(queue_.spilled_messages(), 500u);
+  EXPECT_EQ(journal_->last_number(), static_cast<uint64_t>(sent));  // every message journaled
+  EXPECT_EQ(ingest_.messages(), static_cast<uint64_t>(sent));
 }
 
-TEST_F(LocalLinkTest, ASaturatedQueueIsCountedAndTheConnectionStays) {
+TEST_F(LocalLinkTest, ASpillIsCountedAndTheConnectionStays) {
   Start();
   Connect();
-  for (int i = 0; i < 8; ++i) client_.InjectMessage("s/a", std::to_string(i));
+  int sent = 0;
+  while (queue_.spilled_messages() == 0 && sent < 100000) {
+    client_.InjectMessage("s/a", std::to_string(sent++));
+  }
   ASSERT_TRUE(WaitFor([&] { return link_->saturations() == 1; }));
   EXPECT_EQ(client_.disconnect_calls(), 0);
   EXPECT_TRUE(client_.IsConnected());
-  EXPECT_EQ(queue_.size(), 8u);
 }
 
 }  // namespace
