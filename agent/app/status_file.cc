@@ -28,6 +28,7 @@ std::string RenderStatusJson(const pipeline::PipelineSnapshot& s, const StatusCo
       {"bytes", s.journal.bytes},
       {"last_number", s.journal.last_number},
       {"append_errors", s.ingest_journal_errors},
+      {"redeliveries_dropped", s.ingest_redeliveries_dropped},
       {"damaged_segments", s.journal.damaged_segments},
       {"replayed", s.store.intake_replayed},
       {"lost", s.store.intake_lost},

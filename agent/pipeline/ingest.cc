@@ -101,16 +101,35 @@ IngestItem Ingest::ParseEntry(const store::IntakeEntry& entry) {
   return item;
 }
 
+void Ingest::OnConnected() noexcept { redeliveries_.OnConnected(); }
+
+void Ingest::SeedRedeliveries() {
+  if (journal_ == nullptr) return;
+  constexpr uint64_t kWindow = 1024;
+  const uint64_t last = journal_->last_number();
+  auto tail = journal_->ReadAfter(last > kWindow ? last - kWindow : 0, last, kWindow, 16 << 20);
+  if (!tail.ok()) {
+    LogWarn("ingest", "reading the intake journal's tail: " + tail.status().ToString());
+    return;
+  }
+  for (const store::IntakeEntry& e : *tail) redeliveries_.Seed(e.topic, e.payload);
+}
+
 void Ingest::OnMessage(const transport::InboundMessage& message) noexcept {
   try {
     messages_.fetch_add(1, std::memory_order_relaxed);
     const TimeMicros now = clock_.WallMicros();
     uint64_t number = 0;
     if (journal_ != nullptr) {
+      if (redeliveries_.IsRedelivery(message.topic, message.payload, message.duplicate)) {
+        redeliveries_dropped_.fetch_add(1, std::memory_order_relaxed);
+        return;  // already journaled before the connection was lost
+      }
       // First of all: on disk (page cache) before anything else can fail or be killed.
       auto n = journal_->Append(message.topic, message.payload, now);
       if (n.ok()) {
         number = *n;
+        redeliveries_.Remember(message.topic, message.payload);
         if (journal_error_logged_) {
           journal_error_logged_ = false;
           LogInfo("ingest", "the intake journal takes messages again");

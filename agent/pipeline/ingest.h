@@ -34,6 +34,7 @@
 #include "agent/core/clock.h"
 #include "agent/core/record.h"
 #include "agent/pipeline/ingest_queue.h"
+#include "agent/pipeline/redelivery_filter.h"
 #include "agent/store/intake_journal.h"
 #include "agent/store/log.h"
 #include "agent/transport/mqtt_client.h"
@@ -68,6 +69,12 @@ class Ingest {
 
   // The local client's on_message. Never blocks (see the file comment).
   void OnMessage(const transport::InboundMessage& message) noexcept;
+  // The local connection is up (its on_connected callback; callback thread): a redelivery of
+  // what was journaled before it is recognised from now on (redelivery_filter.h).
+  void OnConnected() noexcept;
+  // Remembers the journal's last messages as those a broker may redeliver after a restart. Call
+  // once before the local connection starts (the store thread must not be reading the journal).
+  void SeedRedeliveries();
   // Parses a journaled message as OnMessage would have when it arrived (its arrival time is the
   // "now" of the time checks). For the store thread: spilled runs and the replay at start.
   IngestItem ParseEntry(const store::IntakeEntry& entry);
@@ -83,6 +90,10 @@ class Ingest {
   uint64_t dropped_at_shutdown() const { return dropped_.load(std::memory_order_relaxed); }
   // Messages the journal refused (kept in memory only; not safe from a kill -9).
   uint64_t journal_errors() const { return journal_errors_.load(std::memory_order_relaxed); }
+  // Redeliveries of journaled messages recognised and dropped (redelivery_filter.h).
+  uint64_t redeliveries_dropped() const {
+    return redeliveries_dropped_.load(std::memory_order_relaxed);
+  }
   // Messages left in the journal unparsed because the queue's budget was spent.
   uint64_t spilled() const { return spilled_.load(std::memory_order_relaxed); }
   // Rejected messages per reason code since start.
@@ -103,6 +114,7 @@ class Ingest {
   const Clock& clock_;
   store::IntakeJournal* const journal_;
   bool journal_error_logged_ = false;  // callback thread only
+  RedeliveryFilter redeliveries_;      // callback thread only
   mutable std::mutex mu_;              // guards table_ (the pointer) and by_reason_
   std::shared_ptr<const Table> table_;
   std::map<std::string, uint64_t> by_reason_;
@@ -112,6 +124,7 @@ class Ingest {
   std::atomic<uint64_t> dropped_{0};
   std::atomic<uint64_t> journal_errors_{0};
   std::atomic<uint64_t> spilled_{0};
+  std::atomic<uint64_t> redeliveries_dropped_{0};
 };
 
 }  // namespace weir::pipeline

@@ -14,6 +14,8 @@ Result<std::unique_ptr<LocalLink>> LocalLink::Start(transport::MqttClient& clien
   LocalLink* raw = link.get();
   transport::MqttCallbacks callbacks;
   callbacks.on_connected = [raw](bool) {
+    // On the callback thread, before any message of the new connection.
+    raw->ingest_.OnConnected();
     raw->connected_.store(true, std::memory_order_release);
     raw->Wake();
   };

@@ -31,6 +31,7 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Start(PipelineOptions options,
                            " messages accepted before the last stop but not committed");
       WEIR_RETURN_IF_ERROR(p->queue_->PushSpilled(mark + 1, last));
     }
+    p->ingest_->SeedRedeliveries();
     intake.journal = p->journal_.get();
     Ingest* ingest = p->ingest_.get();
     intake.parse = [ingest](const store::IntakeEntry& e) { return ingest->ParseEntry(e); };
@@ -119,6 +120,7 @@ PipelineSnapshot Pipeline::Snapshot() const {
   s.ingest_spilled_now = queue_->spilled_messages();
   s.ingest_spilled_total = ingest_->spilled();
   s.ingest_journal_errors = ingest_->journal_errors();
+  s.ingest_redeliveries_dropped = ingest_->redeliveries_dropped();
   if (journal_) {
     s.journal_enabled = true;
     s.journal = journal_->Stats();

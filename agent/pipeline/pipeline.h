@@ -68,6 +68,7 @@ struct PipelineSnapshot {
   uint64_t ingest_spilled_now = 0;    // messages waiting in the journal only
   uint64_t ingest_spilled_total = 0;  // messages ever spilled
   uint64_t ingest_journal_errors = 0;
+  uint64_t ingest_redeliveries_dropped = 0;
   bool journal_enabled = false;
   store::IntakeJournalStats journal;
   StoreStageCounters store;

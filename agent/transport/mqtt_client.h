@@ -85,6 +85,9 @@ struct InboundMessage {
   std::string_view payload;
   int qos = 0;
   bool retained = false;
+  // The DUP flag: the broker may have sent this message before (a redelivery after a lost
+  // connection). See pipeline/redelivery_filter.h.
+  bool duplicate = false;
 };
 
 struct Subscription {

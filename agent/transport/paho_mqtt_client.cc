@@ -503,7 +503,7 @@ class PahoMqttClient final : public MqttClient {
     if (!msg) return;
     const std::string& topic = msg->get_topic();
     const std::string& payload = msg->get_payload_str();
-    InboundMessage in{topic, payload, msg->get_qos(), msg->is_retained()};
+    InboundMessage in{topic, payload, msg->get_qos(), msg->is_retained(), msg->is_duplicate()};
     std::lock_guard dispatch(dispatch_mu_);
     if (callbacks_enabled_ && callbacks_.on_message) callbacks_.on_message(in);
   }

@@ -162,8 +162,11 @@ int FakeMqttClient::AnswerSubscribes(Status result) {
   return answered;
 }
 
-void FakeMqttClient::InjectMessage(std::string topic, std::string payload, int qos, bool retained) {
-  if (callbacks_.on_message) callbacks_.on_message(InboundMessage{topic, payload, qos, retained});
+void FakeMqttClient::InjectMessage(std::string topic, std::string payload, int qos, bool retained,
+                                   bool duplicate) {
+  if (callbacks_.on_message) {
+    callbacks_.on_message(InboundMessage{topic, payload, qos, retained, duplicate});
+  }
 }
 
 std::vector<FakeMqttClient::Published> FakeMqttClient::published() const {

@@ -60,7 +60,8 @@ class FakeMqttClient final : public transport::MqttClient {
   // Answers every Subscribe() not yet answered; returns how many.
   int AnswerSubscribes(Status result = Status::Ok());
   // Delivers an inbound message to on_message.
-  void InjectMessage(std::string topic, std::string payload, int qos = 1, bool retained = false);
+  void InjectMessage(std::string topic, std::string payload, int qos = 1, bool retained = false,
+                     bool duplicate = false);
 
   // --- Inspection ---
   std::vector<Published> published() const;  // every accepted Publish(), in order

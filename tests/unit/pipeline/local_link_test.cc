@@ -91,5 +91,19 @@ TEST_F(LocalLinkTest, ASpillIsCountedAndTheConnectionStays) {
   EXPECT_TRUE(client_.IsConnected());
 }
 
+TEST_F(LocalLinkTest, ARedeliveryOfAJournaledMessageAfterAReconnectIsDropped) {
+  Start();
+  Connect();
+  client_.InjectMessage("s/a", "1");
+  client_.InjectMessage("s/a", "2");  // journaled; its PUBACK is lost with the connection
+  ASSERT_TRUE(client_.DropConnection());
+  Connect();
+  client_.InjectMessage("s/a", "2", 1, false, /*duplicate=*/true);  // the broker sends it again
+  client_.InjectMessage("s/a", "3", 1, false, /*duplicate=*/true);  // never received before
+  EXPECT_EQ(journal_->last_number(), 3u);
+  EXPECT_EQ(ingest_.redeliveries_dropped(), 1u);
+  EXPECT_EQ(queue_.size(), 3u);
+}
+
 }  // namespace
 }  // namespace weir::pipeline
