@@ -155,6 +155,7 @@ pipeline::ForwarderSettings ForwarderSettingsFrom(const config::AgentConfig& con
   s.max_attempts = up.max_attempts();
   s.backoff.base = std::chrono::milliseconds(up.backoff_initial_ms());
   s.backoff.cap = std::chrono::milliseconds(up.backoff_max_ms());
+  s.reconnect.spread = std::chrono::milliseconds(up.reconnect_spread_ms());
   return s;
 }
 

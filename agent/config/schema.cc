@@ -376,7 +376,9 @@ constexpr std::array kSchema = {
             .max = 60'000,
             .apply = kLive,
             .remote = true,
-            .description = "First reconnect delay; doubles per failure, with full jitter."},
+            .description =
+                "First delay after a failed connect to a broker that answers probes; doubles "
+                "per failure, with full jitter."},
     KeySpec{.path = "upstream.backoff_max_ms",
             .type = kUint32,
             .default_text = "60000",
@@ -385,6 +387,17 @@ constexpr std::array kSchema = {
             .apply = kLive,
             .remote = true,
             .description = "Cap of the reconnect delay (at least backoff_initial_ms)."},
+    KeySpec{.path = "upstream.reconnect_spread_ms",
+            .type = kUint32,
+            .default_text = "3000",
+            .min = 0,
+            .max = 600'000,
+            .apply = kLive,
+            .remote = true,
+            .description =
+                "While the upstream is away weir probes it every 0.25-0.75 s; once it answers, weir "
+                "connects within a random delay up to this, so a fleet does not reconnect at "
+                "once. Raise it for fleets of many thousands."},
     KeySpec{.path = "upstream.max_attempts",
             .type = kUint32,
             .default_text = "10",

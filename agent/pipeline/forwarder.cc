@@ -1,6 +1,7 @@
 #include "agent/pipeline/forwarder.h"
 
 #include <algorithm>
+#include <random>
 #include <utility>
 
 #include "agent/core/logging.h"
@@ -29,7 +30,7 @@ Forwarder::Forwarder(ForwarderOptions options, transport::MqttClient& client, St
       stage_(stage),
       clock_(clock),
       settings_(options_.settings),
-      backoff_(options_.settings.backoff) {
+      pacer_(options_.settings.reconnect, options_.settings.backoff, std::random_device{}()) {
   lanes_[0].lane = Lane::kDefects;
   lanes_[1].lane = Lane::kReadings;
 }
@@ -112,7 +113,8 @@ void Forwarder::HandleEvents() {
     if (settings_changed_) {
       settings_ = pending_settings_;
       settings_changed_ = false;
-      backoff_ = Backoff(settings_.backoff);
+      pacer_ = ReconnectPacer(settings_.reconnect, settings_.backoff, std::random_device{}());
+      pacer_.Start(clock_.Now());  // if disconnected, try at once under the new settings
       for (LaneState& lane : lanes_) {
         // Pieces encoded under the old settings are encoded again.
         lane.ready.clear();
@@ -125,7 +127,7 @@ void Forwarder::HandleEvents() {
     switch (event.kind) {
       case Event::Kind::kConnected: {
         state_ = LinkState::kConnected;
-        backoff_.Reset();
+        pacer_.OnConnected();
         if (outage_logged_) {
           LogInfo("forward", "upstream connected after " + Millis(now - down_since_) +
                                  "; resending from the acknowledged cursor");
@@ -146,17 +148,20 @@ void Forwarder::HandleEvents() {
         const bool was_connected = state_ == LinkState::kConnected;
         state_ = LinkState::kDisconnected;
         ResetLanes();
-        const auto delay = backoff_.Next();
-        next_connect_at_ = now + delay;
+        pacer_.OnDisconnected(now, was_connected);
+        const std::string retry =
+            pacer_.last_backoff().count() > 0
+                ? "; connecting again in " + Millis(pacer_.last_backoff()) + " at the earliest"
+                : "; probing it every " + Millis(settings_.reconnect.probe_min) + "–" +
+                      Millis(settings_.reconnect.probe_max);
         if (!outage_logged_) {
           down_since_ = now;
           outage_logged_ = true;
           LogWarn("forward", std::string(was_connected ? "upstream connection lost: "
                                                        : "upstream connect failed: ") +
-                                 event.status.ToString() + "; retrying in " + Millis(delay));
+                                 event.status.ToString() + retry);
         } else {
-          LogDebug("forward", "upstream connect failed: " + event.status.ToString() +
-                                  "; retrying in " + Millis(delay));
+          LogDebug("forward", "upstream connect failed: " + event.status.ToString() + retry);
         }
         std::lock_guard lock(mu_);
         counters_.resends += unacked;
@@ -489,13 +494,33 @@ void Forwarder::PublishCounters() {
 
 std::optional<Clock::TimePoint> Forwarder::NextWake() const {
   std::optional<Clock::TimePoint> wake = next_stats_at_;
-  if (state_ == LinkState::kDisconnected) wake = std::min(*wake, next_connect_at_);
+  if (state_ == LinkState::kDisconnected) wake = std::min(*wake, pacer_.NextWake());
   for (const LaneState& lane : lanes_) {
     if (!lane.inflight.empty() && lane.inflight.back().token == 0 && !lane.inflight.back().done) {
       wake = std::min(*wake, lane.inflight.back().retry_at);
     }
   }
   return wake;
+}
+
+void Forwarder::Reconnect(Clock::TimePoint now) {
+  if (pacer_.ProbeDue(now)) {
+    // Blocks up to the probe timeout: the thread has nothing to send while disconnected.
+    const bool reachable = client_.Probe(settings_.reconnect.probe_timeout).ok();
+    now = clock_.Now();
+    pacer_.OnProbe(now, reachable);
+    if (reachable) LogDebug("forward", "upstream answers again; connecting");
+  }
+  if (!pacer_.TakeConnect(now)) return;
+  const Status s = client_.Connect();
+  if (s.ok()) {
+    state_ = LinkState::kConnecting;
+  } else if (s.code() == StatusCode::kFailedPrecondition) {
+    // An attempt is already under way: nothing is due until its outcome arrives as an event.
+  } else {
+    pacer_.OnDisconnected(now, /*was_connected=*/false);
+    LogDebug("forward", "upstream connect not started: " + s.ToString());
+  }
 }
 
 void Forwarder::Wake() {
@@ -505,20 +530,12 @@ void Forwarder::Wake() {
 
 void Forwarder::Run(Worker& worker) {
   self_.store(&worker, std::memory_order_release);
-  next_connect_at_ = clock_.Now();
+  pacer_.Start(clock_.Now());
   next_stats_at_ = clock_.Now();
   while (!worker.stop_requested()) {
     HandleEvents();
     const Clock::TimePoint now = clock_.Now();
-    if (state_ == LinkState::kDisconnected && now >= next_connect_at_) {
-      const Status s = client_.Connect();
-      if (s.ok()) {
-        state_ = LinkState::kConnecting;
-      } else if (s.code() != StatusCode::kFailedPrecondition) {
-        next_connect_at_ = now + backoff_.Next();
-        LogDebug("forward", "upstream connect not started: " + s.ToString());
-      }
-    }
+    if (state_ == LinkState::kDisconnected) Reconnect(now);
     if (state_ == LinkState::kConnected) {
       committed_seen_.store(stage_.last_committed_seq());
       for (LaneState& lane : lanes_) {

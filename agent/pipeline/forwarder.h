@@ -13,7 +13,8 @@
 //  - When the connection breaks, every unacknowledged message is sent again, in order, after
 //    the reconnect; after a restart the same happens from the persisted cursor. Duplicates carry
 //    the same (device, sequence) and are the only deviation (at-least-once).
-//  - Reconnects are spaced by capped exponential backoff with full jitter.
+//  - After a loss it probes the upstream every 0.5–1 s and connects within a random spread once
+//    it answers; failed connects to a reachable broker back off (reconnect_pacer.h).
 //  - A message the broker rejects (an MQTT 5 reason code) is sent again, with the messages after
 //    it (to keep the order), after a backoff delay; after max_attempts tries it is written to the
 //    dead-letter table (source "upstream", reason code "rejected") and forwarding goes on. A
@@ -43,6 +44,7 @@
 #include "agent/core/status.h"
 #include "agent/core/worker.h"
 #include "agent/pipeline/link_state.h"
+#include "agent/pipeline/reconnect_pacer.h"
 #include "agent/pipeline/store_stage.h"
 #include "agent/store/log.h"
 #include "agent/transport/mqtt_client.h"
@@ -56,7 +58,9 @@ struct ForwarderSettings {
   size_t batch_readings = 1000;  // most readings in one message
   int max_inflight = 16;
   uint32_t max_attempts = 10;  // tries of a rejected message before it is dead-lettered
+  // Between failed MQTT connects to a broker that answers probes (reconnect_pacer.h).
   BackoffOptions backoff{std::chrono::milliseconds(500), std::chrono::seconds(60)};
+  ReconnectPacing reconnect;  // probes while the upstream is away, and the fleet spread
 };
 
 struct ForwarderOptions {
@@ -154,6 +158,8 @@ class Forwarder {
             const Clock& clock);
   void Run(Worker& worker);
   void Wake();
+  // While disconnected: probes when due, connects when the pacer says so.
+  void Reconnect(Clock::TimePoint now);
   void PushEvent(Event event);
   void HandleEvents();
   void OnDelivered(uint64_t token, const Status& result);
@@ -191,8 +197,7 @@ class Forwarder {
   // Worker thread only.
   ForwarderSettings settings_;
   LinkState state_ = LinkState::kDisconnected;
-  Backoff backoff_;
-  Clock::TimePoint next_connect_at_{};
+  ReconnectPacer pacer_;
   Clock::TimePoint next_stats_at_{};
   LaneState lanes_[2];
   std::map<uint64_t, Lane> token_lane_;

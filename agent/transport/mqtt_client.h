@@ -148,6 +148,15 @@ class MqttClient {
   virtual bool IsConnected() const = 0;
   // Publishes reported to on_delivered are no longer counted.
   virtual int InflightCount() const = 0;
+
+  // Whether the broker accepts a TCP connection now (no MQTT, no TLS): the cheap check a caller
+  // makes before a full Connect() while the broker is away (pipeline/reconnect_pacer.h). Blocks up
+  // to `timeout` (and on name resolution). OK when reachable; kUnavailable otherwise. The default
+  // says reachable, for clients that cannot tell.
+  virtual Status Probe(std::chrono::milliseconds timeout) {
+    (void)timeout;
+    return Status::Ok();
+  }
 };
 
 }  // namespace weir::transport

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "agent/transport/tcp_nodelay.h"
+#include "agent/transport/tcp_probe.h"
 
 namespace weir::transport {
 namespace {
@@ -380,6 +381,17 @@ class PahoMqttClient final : public MqttClient {
   int InflightCount() const override {
     std::lock_guard lock(mu_);
     return static_cast<int>(pending_.size());
+  }
+
+  Status Probe(std::chrono::milliseconds timeout) override {
+    // "tcp://host:port" or "ssl://host:port", brackets kept around an IPv6 literal.
+    auto uri = PahoServerUri(options_.url);
+    if (!uri.ok()) return uri.status();
+    const std::string_view rest = std::string_view(*uri).substr(6);
+    const size_t colon = rest.rfind(':');
+    std::string host(rest.substr(0, colon));
+    if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    return ProbeTcp(host, broker_port_, timeout);
   }
 
  private:

@@ -48,6 +48,9 @@ class ForwarderTest : public ::testing::Test {
     fo.defects_topic = "weir/gw/defects";
     fo.log_path = lo.path;
     fo.settings = settings;
+    // The fake broker is reachable at once; tests do not wait out a fleet's reconnect spread.
+    fo.settings.reconnect = {std::chrono::milliseconds(1), std::chrono::milliseconds(2),
+                             std::chrono::milliseconds(0), std::chrono::milliseconds(10)};
     auto f = Forwarder::Start(fo, *client_, *stage_, SystemClock::Instance());
     ASSERT_TRUE(f.ok()) << f.status().ToString();
     forwarder_ = std::move(*f);
