@@ -3,7 +3,7 @@
 # -> upstream mosquitto -> weir sink, all on loopback with free ports. A program run by hand, not
 # a timed test; its figures go to BENCHMARKS.md.
 #
-#   tests/bench/e2e/run.sh BUILD_DIR [sustained|latency|drain|all]     (default: all)
+#   tests/bench/e2e/run.sh BUILD_DIR [sustained|latency|drain|reconnect|all]     (default: all)
 #
 # Scenarios (each starts fresh brokers, agent and sink, so that peak RSS is per scenario):
 #   sustained  simulate at 10k, 25k, 50k, 75k readings/s, 1,000 sensors, 20 s each: delivered
@@ -17,6 +17,8 @@
 #   drain      upstream down, 1,000,000 readings published into weir run until all are committed;
 #              then the upstream starts: time until weir has them acknowledged and until the sink
 #              has them all -> drain rate.
+#   reconnect  E2E_OUTAGES (10) upstream outages of E2E_OUTAGE_S (30) s at 500 readings/s: the
+#              time from the upstream's restart to weir connected again (median, p90, max).
 #
 # Environment knobs: E2E_RATES ("10000 25000 50000 75000"), E2E_SECONDS (20),
 # E2E_QOS (1, the simulators' publish QoS), E2E_BATCH (1: readings per MQTT message in the
@@ -35,12 +37,12 @@
 set -euo pipefail
 
 if [ $# -lt 1 ] || [ ! -x "$1/agent/app/weir" ]; then
-  echo "usage: $0 BUILD_DIR [sustained|latency|drain|all]  (BUILD_DIR/agent/app/weir must exist)" >&2
+  echo "usage: $0 BUILD_DIR [sustained|latency|drain|reconnect|all]  (BUILD_DIR/agent/app/weir must exist)" >&2
   exit 2
 fi
 weir=$(cd "$1" && pwd)/agent/app/weir
 scenario=${2:-all}
-case $scenario in sustained | latency | drain | all) ;; *)
+case $scenario in sustained | latency | drain | reconnect | all) ;; *)
   echo "unknown scenario: $scenario" >&2
   exit 2
   ;;
@@ -486,9 +488,58 @@ print(row, file=sys.stderr)
 PY
 }
 
+# Reconnect time after the upstream returns (issue 10, item 8): a steady 500 readings/s, and
+# E2E_OUTAGES (10) outages of E2E_OUTAGE_S (30) seconds each. The delay of one outage runs from
+# the moment the upstream broker is started again to weir's log line "upstream connected after"
+# (millisecond stamps; weir publishes its backlog in the same loop turn).
+reconnect() {
+  local outages=${E2E_OUTAGES:-10} outage_s=${E2E_OUTAGE_S:-30} i
+  log "reconnect: $outages outages of $outage_s s at 500 readings/s"
+  begin "reconnect-$outage_s"
+  local saved_per_sim=$per_sim
+  per_sim=500
+  start_sims 500 duration "$((outages * (outage_s + 5) + 30))s"
+  per_sim=$saved_per_sim
+  local starts=()
+  for ((i = 0; i < outages; i++)); do
+    sleep 3
+    stop upstream 10
+    sleep "$outage_s"
+    starts+=("$(now)")
+    start_broker upstream "$up_port"
+    wait_for 60 agent_ready || log "outage $i: weir did not reconnect within 60 s"
+  done
+  for ((i = 0; i < nsims; i++)); do stop "sim$i" 3; done
+  finish
+  python3 - "$results" "$dir/run.log" "$outage_s" "${starts[@]}" <<'PY'
+import datetime, json, re, statistics, sys
+results, run_log, outage_s, starts = sys.argv[1], sys.argv[2], sys.argv[3], [float(x) for x in sys.argv[4:]]
+connected = []
+for line in open(run_log):
+    m = re.match(r"^(\S+Z) I forward: upstream connected after", line)
+    if m:
+        connected.append(datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+            tzinfo=datetime.timezone.utc).timestamp())
+delays = []
+for t0 in starts:
+    later = [c for c in connected if c >= t0]
+    delays.append(round(min(later) - t0, 3) if later else None)
+ok = sorted(d for d in delays if d is not None)
+row = {"scenario": f"reconnect after {outage_s} s outages", "outages": len(starts),
+       "median s": round(statistics.median(ok), 2) if ok else "-",
+       "p90 s": round(ok[int(0.9 * (len(ok) - 1))], 2) if ok else "-",
+       "max s": round(ok[-1], 2) if ok else "-",
+       "never": sum(1 for d in delays if d is None),
+       "all s": " ".join(str(d) for d in delays)}
+open(results, "a").write(json.dumps(row) + "\n")
+print(row, file=sys.stderr)
+PY
+}
+
 [ "$scenario" = sustained ] || [ "$scenario" = all ] && sustained
 [ "$scenario" = latency ] || [ "$scenario" = all ] && latency
 [ "$scenario" = drain ] || [ "$scenario" = all ] && drain
+[ "$scenario" = reconnect ] || [ "$scenario" = all ] && reconnect
 
 echo
 echo "weir end-to-end benchmark, $(date -u +%Y-%m-%dT%H:%MZ)"
