@@ -275,6 +275,7 @@ int RunAgent(const RunFlags& flags) {
   }
   options.detect = std::move(*detect);
   options.ingest_queue_budget_bytes = config.ingest().queue_budget_bytes();
+  options.journal_max_bytes = config.ingest().journal_max_bytes();
   // The intake journal closes the window between Paho's PUBACK and the commit (ingest.h). Without
   // it weir still runs, as before it existed: said loudly, and shown in status.
   auto journal =

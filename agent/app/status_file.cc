@@ -29,6 +29,8 @@ std::string RenderStatusJson(const pipeline::PipelineSnapshot& s, const StatusCo
       {"last_number", s.journal.last_number},
       {"append_errors", s.ingest_journal_errors},
       {"redeliveries_dropped", s.ingest_redeliveries_dropped},
+      {"local_paused", s.ingest_paused_by_journal},
+      {"pauses", s.ingest_journal_pauses},
       {"damaged_segments", s.journal.damaged_segments},
       {"replayed", s.store.intake_replayed},
       {"lost", s.store.intake_lost},

@@ -211,6 +211,15 @@ constexpr std::array kSchema = {
             .description =
                 "Memory parsed messages may hold on their way to the store; beyond it they wait "
                 "in the intake journal on disk, so memory stays bounded through any outage."},
+    KeySpec{.path = "ingest.journal_max_bytes",
+            .type = kUint64,
+            .default_text = "268435456",
+            .min = 16 * kMiB,
+            .max = 1024 * kGiB,
+            .description =
+                "Cap of the intake journal on disk. Past it (the store cannot keep up, e.g. "
+                "pause_ingest through a long outage) weir disconnects from the local broker, "
+                "which keeps its session's messages, until the journal is below half of it."},
     // --- store ---
     KeySpec{.path = "store.state_dir",
             .type = kString,
@@ -387,17 +396,18 @@ constexpr std::array kSchema = {
             .apply = kLive,
             .remote = true,
             .description = "Cap of the reconnect delay (at least backoff_initial_ms)."},
-    KeySpec{.path = "upstream.reconnect_spread_ms",
-            .type = kUint32,
-            .default_text = "3000",
-            .min = 0,
-            .max = 600'000,
-            .apply = kLive,
-            .remote = true,
-            .description =
-                "While the upstream is away weir probes it every 0.25-0.75 s; once it answers, weir "
-                "connects within a random delay up to this, so a fleet does not reconnect at "
-                "once. Raise it for fleets of many thousands."},
+    KeySpec{
+        .path = "upstream.reconnect_spread_ms",
+        .type = kUint32,
+        .default_text = "3000",
+        .min = 0,
+        .max = 600'000,
+        .apply = kLive,
+        .remote = true,
+        .description =
+            "While the upstream is away weir probes it every 0.25-0.75 s; once it answers, weir "
+            "connects within a random delay up to this, so a fleet does not reconnect at "
+            "once. Raise it for fleets of many thousands."},
     KeySpec{.path = "upstream.max_attempts",
             .type = kUint32,
             .default_text = "10",

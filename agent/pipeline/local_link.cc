@@ -9,8 +9,9 @@ namespace weir::pipeline {
 Result<std::unique_ptr<LocalLink>> LocalLink::Start(transport::MqttClient& client, Ingest& ingest,
                                                     const IngestQueue& queue,
                                                     BackoffOptions backoff, int qos,
-                                                    const Clock& clock) {
-  std::unique_ptr<LocalLink> link(new LocalLink(client, ingest, queue, backoff, qos, clock));
+                                                    const Clock& clock, JournalLimit limit) {
+  std::unique_ptr<LocalLink> link(
+      new LocalLink(client, ingest, queue, backoff, qos, clock, std::move(limit)));
   LocalLink* raw = link.get();
   transport::MqttCallbacks callbacks;
   callbacks.on_connected = [raw](bool) {
@@ -102,7 +103,8 @@ void LocalLink::Run(Worker& worker) {
       saturated = false;
       LogInfo("ingest", "the store caught up");
     }
-    if (state() == LinkState::kDisconnected && clock_.Now() >= next_attempt) {
+    WatchJournal(&next_attempt);
+    if (state() == LinkState::kDisconnected && !paused() && clock_.Now() >= next_attempt) {
       const Status s = client_.Connect();
       if (s.ok()) {
         state_.store(LinkState::kConnecting, std::memory_order_release);
@@ -121,6 +123,25 @@ void LocalLink::Run(Worker& worker) {
                  lost_.load(std::memory_order_acquire);
         },
         deadline);
+  }
+}
+
+void LocalLink::WatchJournal(Clock::TimePoint* next_attempt) {
+  if (!limit_.journal_bytes || limit_.max_bytes == 0) return;
+  const uint64_t bytes = limit_.journal_bytes();
+  if (!paused() && bytes > limit_.max_bytes) {
+    paused_.store(true, std::memory_order_relaxed);
+    pauses_.fetch_add(1, std::memory_order_relaxed);
+    LogWarn("ingest", "the intake journal holds " + std::to_string(bytes) +
+                          " bytes, over ingest.journal_max_bytes: disconnecting from the local "
+                          "broker, which keeps our session's messages, until the store catches up");
+    const Status s = client_.Disconnect(std::chrono::milliseconds(2000));
+    if (!s.ok()) LogDebug("ingest", "disconnect: " + s.ToString());
+    state_.store(LinkState::kDisconnected, std::memory_order_release);
+  } else if (paused() && bytes <= limit_.max_bytes / 2) {
+    paused_.store(false, std::memory_order_relaxed);
+    LogInfo("ingest", "the intake journal is below half its cap: connecting to the local broker");
+    *next_attempt = clock_.Now();
   }
 }
 

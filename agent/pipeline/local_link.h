@@ -6,7 +6,13 @@
 // and picks up filters added by a reload). Inbound messages go straight to Ingest::OnMessage.
 //
 // It also watches the ingest queue and logs when the store thread falls behind and catches up
-// (ingest_queue.h explains why nothing is paused here).
+// (ingest_queue.h: past the memory budget messages wait in the intake journal). The journal is
+// the one place that grows while the store cannot take messages (the quota's pause_ingest policy
+// through a long outage), so it has a cap (ingest.journal_max_bytes): past it LocalLink
+// disconnects from the local broker, keeping its persistent session, so the broker holds what
+// comes next; it connects again once the journal is below half the cap. The broker's
+// redeliveries of what was journaled before the disconnect are recognised by Ingest
+// (redelivery_filter.h), so a pause trades no loss for duplicates.
 //
 // Threads: one Worker thread ("weir-local") connects; the client's callbacks only record events.
 // Public methods are thread-safe. Stop() blocks for the disconnect.
@@ -14,6 +20,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -28,13 +35,20 @@
 
 namespace weir::pipeline {
 
+// The journal's cap; no cap without a journal.
+struct JournalLimit {
+  std::function<uint64_t()> journal_bytes;  // the journal's size on disk now (thread-safe)
+  uint64_t max_bytes = 0;                   // 0: no cap
+};
+
 class LocalLink {
  public:
   // `client`, `ingest` and `clock` must outlive the link. Sets the client's callbacks and starts
   // connecting at once.
   static Result<std::unique_ptr<LocalLink>> Start(transport::MqttClient& client, Ingest& ingest,
                                                   const IngestQueue& queue, BackoffOptions backoff,
-                                                  int qos, const Clock& clock);
+                                                  int qos, const Clock& clock,
+                                                  JournalLimit limit = {});
   ~LocalLink();  // Stop()s
 
   // Subscribes to the ingest's current filters now (after a reload), if connected.
@@ -47,17 +61,23 @@ class LocalLink {
   uint64_t connects() const { return connects_.load(std::memory_order_relaxed); }
   // Times the ingest queue reached its capacity (the store thread fell behind).
   uint64_t saturations() const { return saturations_.load(std::memory_order_relaxed); }
+  // Disconnected on purpose because the journal is over its cap.
+  bool paused() const { return paused_.load(std::memory_order_relaxed); }
+  uint64_t pauses() const { return pauses_.load(std::memory_order_relaxed); }
 
  private:
   LocalLink(transport::MqttClient& client, Ingest& ingest, const IngestQueue& queue,
-            BackoffOptions backoff, int qos, const Clock& clock)
+            BackoffOptions backoff, int qos, const Clock& clock, JournalLimit limit)
       : client_(client),
         ingest_(ingest),
         queue_(queue),
         backoff_(backoff),
         qos_(qos),
-        clock_(clock) {}
+        clock_(clock),
+        limit_(std::move(limit)) {}
   void Run(Worker& worker);
+  // Pauses (disconnects) past the journal's cap and ends the pause below half of it.
+  void WatchJournal(Clock::TimePoint* next_attempt);
   void Subscribe();
   void Wake();
 
@@ -67,6 +87,7 @@ class LocalLink {
   Backoff backoff_;  // worker thread only
   const int qos_;
   const Clock& clock_;
+  const JournalLimit limit_;
   std::unique_ptr<Worker> worker_;
   std::atomic<Worker*> self_{nullptr};
   std::atomic<LinkState> state_{LinkState::kDisconnected};
@@ -74,6 +95,8 @@ class LocalLink {
   std::atomic<bool> connected_{false};  // a connect the worker has not handled yet
   std::atomic<uint64_t> connects_{0};
   std::atomic<uint64_t> saturations_{0};
+  std::atomic<bool> paused_{false};
+  std::atomic<uint64_t> pauses_{0};
   std::mutex mu_;
   std::string last_error_;
 };

@@ -54,12 +54,17 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Start(PipelineOptions options,
                               }
                             },
                             std::move(intake)));
+  JournalLimit limit;
+  if (p->journal_) {
+    limit.journal_bytes = [j = p->journal_.get()] { return j->Stats().bytes; };
+    limit.max_bytes = options.journal_max_bytes;
+  }
   WEIR_ASSIGN_OR_RETURN(p->forwarder_, Forwarder::Start(std::move(options.forward),
                                                         *p->upstream_client_, *p->store_, clock));
   p->forwarder_ptr_.store(p->forwarder_.get());
   WEIR_ASSIGN_OR_RETURN(
       p->local_, LocalLink::Start(*p->local_client_, *p->ingest_, *p->queue_, options.local_backoff,
-                                  options.ingest_qos, clock));
+                                  options.ingest_qos, clock, std::move(limit)));
   return p;
 }
 
@@ -121,6 +126,10 @@ PipelineSnapshot Pipeline::Snapshot() const {
   s.ingest_spilled_total = ingest_->spilled();
   s.ingest_journal_errors = ingest_->journal_errors();
   s.ingest_redeliveries_dropped = ingest_->redeliveries_dropped();
+  if (local_) {
+    s.ingest_paused_by_journal = local_->paused();
+    s.ingest_journal_pauses = local_->pauses();
+  }
   if (journal_) {
     s.journal_enabled = true;
     s.journal = journal_->Stats();

@@ -49,6 +49,8 @@ struct PipelineOptions {
   // Memory parsed messages may hold between the MQTT callback and the store thread
   // (ingest.queue_budget_bytes); beyond it messages wait in the intake journal (ingest_queue.h).
   size_t ingest_queue_budget_bytes = size_t{4} << 20;
+  // The intake journal's cap (ingest.journal_max_bytes; local_link.h); 0: none.
+  uint64_t journal_max_bytes = uint64_t{256} << 20;
   BackoffOptions local_backoff{std::chrono::milliseconds(200), std::chrono::seconds(10)};
   StoreStageOptions store;
   ForwarderOptions forward;  // device_id, topics, log_path and settings filled by the caller
@@ -69,6 +71,8 @@ struct PipelineSnapshot {
   uint64_t ingest_spilled_total = 0;  // messages ever spilled
   uint64_t ingest_journal_errors = 0;
   uint64_t ingest_redeliveries_dropped = 0;
+  bool ingest_paused_by_journal = false;
+  uint64_t ingest_journal_pauses = 0;
   bool journal_enabled = false;
   store::IntakeJournalStats journal;
   StoreStageCounters store;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include "tests/support/fake_mqtt_client.h"
 #include "tests/support/test_support.h"
 
@@ -30,10 +32,10 @@ class LocalLinkTest : public ::testing::Test {
     EXPECT_TRUE(journal.ok()) << journal.status().ToString();
     return journal.ok() ? std::move(*journal) : nullptr;
   }
-  void Start() {
+  void Start(JournalLimit limit = {}) {
     auto link = LocalLink::Start(client_, ingest_, queue_,
                                  {std::chrono::milliseconds(1), std::chrono::milliseconds(5)}, 1,
-                                 SystemClock::Instance());
+                                 SystemClock::Instance(), std::move(limit));
     ASSERT_TRUE(link.ok());
     link_ = std::move(*link);
   }
@@ -89,6 +91,21 @@ TEST_F(LocalLinkTest, ASpillIsCountedAndTheConnectionStays) {
   ASSERT_TRUE(WaitFor([&] { return link_->saturations() == 1; }));
   EXPECT_EQ(client_.disconnect_calls(), 0);
   EXPECT_TRUE(client_.IsConnected());
+}
+
+TEST_F(LocalLinkTest, AJournalOverItsCapPausesTheLocalConnectionUntilItIsBelowHalf) {
+  std::atomic<uint64_t> journal_bytes{0};
+  Start({[&] { return journal_bytes.load(); }, 1000});
+  Connect();
+  journal_bytes = 1001;
+  ASSERT_TRUE(WaitFor([&] { return link_->paused() && client_.disconnect_calls() == 1; }));
+  EXPECT_EQ(link_->state(), LinkState::kDisconnected);
+  journal_bytes = 600;  // below the cap, above half: still paused
+  EXPECT_FALSE(WaitFor([&] { return client_.connecting(); }, std::chrono::milliseconds(300)));
+  journal_bytes = 500;
+  ASSERT_TRUE(WaitFor([&] { return client_.connecting(); }));
+  EXPECT_FALSE(link_->paused());
+  EXPECT_EQ(link_->pauses(), 1u);
 }
 
 TEST_F(LocalLinkTest, ARedeliveryOfAJournaledMessageAfterAReconnectIsDropped) {
