@@ -19,6 +19,7 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Start(PipelineOptions options,
   p->ingest_ = std::make_unique<Ingest>(std::move(options.routes), options.max_payload_bytes,
                                         *p->queue_, clock);
   options.forward.log_path = log->options().path;
+  options.forward.log_id = log->log_id();
   Pipeline* raw = p.get();
   // The forwarder starts after the store (it reads the cursor the store loaded), but the store's
   // commit callback needs the forwarder: it looks it up through the pipeline, and a commit before
