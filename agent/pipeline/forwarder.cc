@@ -195,9 +195,11 @@ void Forwarder::OnDelivered(uint64_t token, const Status& result) {
     if (m->refused) {
       m->refused = false;  // settled: the lane's window opens again
       lane.refusal_backoff.Reset();
-      LogInfo("forward", "upstream accepted " + RangeText(lane.lane, m->piece) +
-                             (m->piece.rejection_gap ? " (the 'rejected' gap)" : "") + " after " +
-                             std::to_string(m->attempts) + " refusals");
+      lane.refusals.erase(m->piece.first_seq);
+      LogInfo("forward",
+              "upstream accepted " + RangeText(lane.lane, m->piece) +
+                  (m->piece.rejection_gap ? std::string(" (the 'rejected' gap in its place)")
+                                          : " after " + std::to_string(m->attempts) + " refusals"));
     }
     std::lock_guard lock(mu_);
     ++counters_.messages_acked;
@@ -231,6 +233,7 @@ void Forwarder::OnRefused(LaneState& lane, Inflight& m, const Status& result) {
     LogWarn("forward", "upstream refused " + RangeText(lane.lane, m.piece) + " (" +
                            result.ToString() + "); the lane waits for it");
   }
+  lane.refusals[m.piece.first_seq] = {m.piece.last_seq, m.attempts};
   if (m.attempts >= settings_.max_attempts) {
     LogWarn("forward", "upstream refused " + RangeText(lane.lane, m.piece) + " " +
                            std::to_string(m.attempts) + " times (" + result.ToString() +
@@ -246,6 +249,7 @@ void Forwarder::OnRefused(LaneState& lane, Inflight& m, const Status& result) {
 void Forwarder::GiveUp(LaneState& lane, Inflight& entry, std::string_view code,
                        const std::string& reason) {
   lane.refusal_backoff.Reset();
+  lane.refusals.erase(entry.piece.first_seq);
   entry.token = 0;
   entry.attempts = 0;
   entry.retry_at = Clock::TimePoint{};
@@ -306,6 +310,9 @@ void Forwarder::AdvanceAcks(LaneState& lane) {
   stage_.Ack(lane.lane, lane.acked);
   while (!lane.given_up.empty() && lane.given_up.begin()->second.last_seq <= lane.acked) {
     lane.given_up.erase(lane.given_up.begin());
+  }
+  while (!lane.refusals.empty() && lane.refusals.begin()->second.first <= lane.acked) {
+    lane.refusals.erase(lane.refusals.begin());
   }
 }
 
@@ -525,6 +532,14 @@ bool Forwarder::FillLane(LaneState& lane, Clock::TimePoint now, bool* stop) {
   if (!entry.piece.dead_reason.empty()) {
     const std::string reason = entry.piece.dead_reason;
     GiveUp(lane, entry, "too_large", reason);  // the gap goes next
+    return true;
+  }
+  auto refused = lane.refusals.find(entry.piece.first_seq);
+  if (refused != lane.refusals.end() && refused->second.first == entry.piece.last_seq) {
+    // Refused before the connection broke: the lane narrows to it again, tries counted on.
+    entry.refused = true;
+    entry.attempts = refused->second.second;
+    entry.retry_at = now + lane.refusal_backoff.Next();
     return true;
   }
   const Status s = Send(lane, entry);

@@ -166,6 +166,10 @@ class Forwarder {
     // (not across restarts) so a resend sends the gap again instead of retrying the records and
     // dead-lettering them twice. Pruned as the cursor passes them.
     std::map<uint64_t, Piece> given_up;
+    // Refusals counted so far per range (first_seq -> last_seq, tries), kept across reconnects
+    // (not across restarts): a broker that drops the connection after each refusal (mosquitto
+    // 2.0.11 with max_queued_messages 0 does) must not reset the count and retry forever.
+    std::map<uint64_t, std::pair<uint64_t, uint32_t>> refusals;
   };
 
   Forwarder(ForwarderOptions options, transport::MqttClient& client, StoreStage& stage,

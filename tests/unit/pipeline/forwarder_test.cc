@@ -375,6 +375,33 @@ TEST_F(ForwarderTest, ARangeGivenUpIsSentAsItsGapAgainAfterAReconnect) {
   EXPECT_EQ(forwarder_->counters().dead_letters, 1u);
 }
 
+TEST_F(ForwarderTest, RefusalsAreCountedAcrossReconnects) {
+  // Some brokers drop the connection right after refusing (mosquitto 2.0.11 with
+  // max_queued_messages 0): the count must go on, or the lane would retry forever.
+  ForwarderSettings s = Small(4, 10);
+  s.max_attempts = 2;
+  Start(s);
+  Feed(30);
+  Connect();
+  ASSERT_TRUE(WaitFor([&] { return client_->pending().size() >= 2; }));
+  const codec::Envelope refused = PublishedEnvelope(client_->pending()[0]);
+  ASSERT_TRUE(client_->Ack(client_->pending()[0], OutOfRange("broker: packet too large")));
+  ASSERT_TRUE(client_->DropConnection());
+  const size_t before = client_->published().size();
+  Connect();
+  // After the reconnect the lane is narrowed to it at once: it alone is sent.
+  const transport::PublishToken again = WaitForPublished(before, refused.first_seq);
+  ASSERT_NE(again, 0u);
+  EXPECT_EQ(client_->published().size(), before + 1);
+  ASSERT_TRUE(client_->Ack(again, OutOfRange("broker: packet too large")));
+  const transport::PublishToken gap = WaitForPublished(before + 1, refused.first_seq);
+  ASSERT_NE(gap, 0u);
+  EXPECT_TRUE(PublishedEnvelope(gap).gap.has_value());
+  AckUntilAcked(30);
+  EXPECT_EQ(forwarder_->counters().rejections, 2u);
+  EXPECT_EQ(forwarder_->counters().dead_letters, 1u);
+}
+
 TEST_F(ForwarderTest, ARecordThatFitsNoMessageGoesUpAsARejectedGap) {
   ForwarderSettings s = Small(4, 1);
   s.max_message_bytes = codec::kMinEnvelopeCapBytes;
