@@ -12,7 +12,8 @@
 //    over a prefix of acknowledged messages, so a gap in acknowledgements never moves it.
 //  - When the connection breaks, every unacknowledged message is sent again, in order, after
 //    the reconnect; after a restart the same happens from the persisted cursor. Duplicates carry
-//    the same (device, sequence) and are the only deviation (at-least-once).
+//    the same (device, log id, lane, sequence) (at-least-once); with messages in flight that
+//    overtake one the broker refused (below) they are the only deviations from order.
 //  - Reconnects are spaced by capped exponential backoff with full jitter.
 //  - A message the broker refuses (an MQTT 5 reason code >= 0x80) narrows its lane's window to
 //    that message alone: nothing new is published in the lane until it is accepted or given up,
