@@ -86,7 +86,9 @@ nlohmann::json LetterJson(const store::StoredDeadLetter& d) {
           {"reason", l.reason},
           {"payload_head", Escape(l.payload_head)},
           {"payload_head_hex", Hex(l.payload_head)},
-          {"payload_bytes", l.payload_bytes}};
+          {"payload_bytes", l.payload_bytes},
+          // Upstream refusals keep the whole message (store/FORMAT.md "Dead letters").
+          {"whole_payload", l.payload_head.size() == l.payload_bytes}};
 }
 
 void PrintSummary(const store::DeadLetterStats& s, size_t shown, uint64_t matched) {
@@ -143,7 +145,8 @@ int RunLogDeadLetters(const LogDeadLettersOptions& options) {
     std::printf("%llu %s %s %s %s: %s | %s (%llu bytes)\n", static_cast<unsigned long long>(d.id),
                 codec::FormatRfc3339(l.time_us).c_str(), Escape(l.source).c_str(),
                 Escape(l.reason_code).c_str(), Escape(l.topic).c_str(), Escape(l.reason).c_str(),
-                Escape(l.payload_head).c_str(), static_cast<unsigned long long>(l.payload_bytes));
+                Escape(l.payload_head.substr(0, store::kDeadLetterHeadBytes)).c_str(),
+                static_cast<unsigned long long>(l.payload_bytes));
   }
   PrintSummary(stats->dead_letters, letters->size(), matched);
   return kExitOk;

@@ -40,6 +40,7 @@ nlohmann::json StatsJson(const std::filesystem::path& path, const store::LogStat
   }
   nlohmann::json j = {
       {"path", path.string()},
+      {"log_id", s.log_id.ToHex()},
       {"readings", s.readings.readings},
       {"defects", s.defects.defects},
       {"stored_bytes", s.stored_bytes},
@@ -87,6 +88,8 @@ void PrintLane(const char* name, const store::LaneStats& l) {
 void PrintText(const std::filesystem::path& path, const store::LogStats& s,
                const store::RecoveryReport* recovery, const std::string& read_only) {
   std::printf("%-14s %s\n", "log", path.c_str());
+  std::printf("%-14s %s\n", "log id",
+              s.log_id.empty() ? "none (written before log ids)" : s.log_id.ToHex().c_str());
   std::printf("%-14s %llu\n", "readings", static_cast<unsigned long long>(s.readings.readings));
   std::printf("%-14s %llu\n", "defects", static_cast<unsigned long long>(s.defects.defects));
   std::printf("%-14s %llu (file + WAL), %llu live\n", "stored bytes",

@@ -15,6 +15,7 @@
 #include "agent/app/exit_codes.h"
 #include "agent/app/sink_ledger.h"
 #include "agent/app/sink_output.h"
+#include "agent/app/sink_reorder.h"
 #include "agent/codec/envelope_codec.h"
 #include "agent/core/bounded_queue.h"
 #include "agent/core/clock.h"
@@ -77,7 +78,12 @@ transport::MqttCallbacks Callbacks(Shared* shared) {
 
 class Sink {
  public:
-  Sink(const SinkOptions& options, Shared* shared) : options_(options), shared_(shared) {}
+  Sink(const SinkOptions& options, Shared* shared)
+      : options_(options),
+        shared_(shared),
+        reorder_(
+            std::chrono::duration_cast<std::chrono::microseconds>(options.reorder_window).count()) {
+  }
 
   Status OpenOutput() {
     if (options_.out.empty()) return Status::Ok();
@@ -92,13 +98,27 @@ class Sink {
       if (!options_.quiet) std::cerr << "weir sink: " << envelope.status().ToString() << "\n";
       return Status::Ok();
     }
-    const SinkLedger::Delivery d = ledger_.Observe(*envelope, in.received_us);
-    if (output_ != nullptr && !d.duplicate_envelope) return output_->Write(*envelope, d);
-    return Status::Ok();
+    reorder_.Add(std::move(envelope).value(), in.received_us, &ready_);
+    return Account();
+  }
+
+  // Releases what has waited the reorder window (now: wall-clock µs); at_exit releases all.
+  Status Expire(int64_t now_us, bool at_exit) {
+    if (at_exit) {
+      reorder_.Flush(now_us, &ready_);
+    } else {
+      reorder_.Expire(now_us, &ready_);
+    }
+    return Account();
+  }
+
+  std::string SummaryLine() const {
+    return ledger_.SummaryLine() + "  reordered " + std::to_string(reorder_.counters().reordered);
   }
 
   nlohmann::json Report(bool final_report) const {
     nlohmann::json j = ledger_.ToJson();
+    j["reorder"] = reorder_.ToJson();
     j["queue_overflow"] = shared_->overflow.load();
     j["connected"] = shared_->connected.load();
     j["subscribed"] = shared_->subscribed.load();
@@ -115,8 +135,23 @@ class Sink {
   const SinkLedger& ledger() const { return ledger_; }
 
  private:
+  // Counts and writes what the reorder buffer released, in its order.
+  Status Account() {
+    Status result = Status::Ok();
+    for (SinkReorder::Item& item : ready_) {
+      const SinkLedger::Delivery d = ledger_.Observe(item.envelope, item.received_us);
+      if (output_ != nullptr && !d.duplicate_envelope && result.ok()) {
+        result = output_->Write(item.envelope, d);
+      }
+    }
+    ready_.clear();
+    return result;
+  }
+
   const SinkOptions& options_;
   Shared* shared_;
+  SinkReorder reorder_;
+  std::vector<SinkReorder::Item> ready_;
   SinkLedger ledger_;
   std::unique_ptr<SinkOutput> output_;
 };
@@ -197,17 +232,17 @@ int RunSink(const SinkOptions& o) {
       next_connect = now + milliseconds(500);
     }
     auto in = shared.queue.PopUntil(std::min(now + milliseconds(100), next_tick));
-    if (in.ok()) {
-      last_activity = Steady::now();
-      if (Status s = sink.Handle(*in); !s.ok()) {
-        std::cerr << "weir sink: --out " << o.out.string() << ": " << s.ToString() << "\n";
-        exit_code = kExitFailure;
-        break;
-      }
+    Status handled = in.ok() ? sink.Handle(*in) : Status::Ok();
+    if (in.ok()) last_activity = Steady::now();
+    if (handled.ok()) handled = sink.Expire(SystemClock::Instance().WallMicros(), false);
+    if (!handled.ok()) {
+      std::cerr << "weir sink: --out " << o.out.string() << ": " << handled.ToString() << "\n";
+      exit_code = kExitFailure;
+      break;
     }
     if (Steady::now() >= next_tick) {
       next_tick += milliseconds(1000);
-      if (live) std::cerr << "\r" << sink.ledger().SummaryLine() << "   " << std::flush;
+      if (live) std::cerr << "\r" << sink.SummaryLine() << "   " << std::flush;
       (void)sink.Flush();
       if (Status s = sink.WriteReport(false); !s.ok()) {
         std::cerr << "weir sink: --report: " << s.ToString() << "\n";
@@ -223,6 +258,10 @@ int RunSink(const SinkOptions& o) {
     if (!in.ok()) break;
     if (!sink.Handle(*in).ok()) exit_code = kExitFailure;
   }
+  // What is still held goes out in order; a hole still open is reported as a silent gap.
+  if (exit_code == kExitOk && !sink.Expire(SystemClock::Instance().WallMicros(), true).ok()) {
+    exit_code = kExitFailure;
+  }
   if (Status s = sink.Flush(); !s.ok()) {
     std::cerr << "weir sink: --out " << o.out.string() << ": " << s.ToString() << "\n";
     exit_code = kExitFailure;
@@ -232,7 +271,7 @@ int RunSink(const SinkOptions& o) {
     exit_code = kExitFailure;
   }
   if (live) std::cerr << "\n";
-  if (!o.quiet) std::cout << "weir sink: " << sink.ledger().SummaryLine() << "\n";
+  if (!o.quiet) std::cout << "weir sink: " << sink.SummaryLine() << "\n";
   if (!shared.ever_connected.load()) {
     std::cerr << "weir sink: never connected to " << o.broker << "\n";
     if (exit_code == kExitOk) exit_code = kExitFailure;
@@ -245,6 +284,7 @@ void AddSinkCommand(CLI::App& app, int* exit_code) {
   auto topics = std::make_shared<std::vector<std::string>>();
   auto duration = std::make_shared<std::string>();
   auto idle = std::make_shared<std::string>();
+  auto reorder = std::make_shared<std::string>();
   CLI::App* cmd = app.add_subcommand(
       "sink",
       "Reference upstream consumer: subscribe to envelopes, drop duplicates, report gaps, order "
@@ -257,16 +297,23 @@ void AddSinkCommand(CLI::App& app, int* exit_code) {
                   "Write the JSON report here (every second, at exit)");
   cmd->add_option("--duration", *duration, "Stop after this long (e.g. 60s, 500ms, 2m)");
   cmd->add_option("--until-idle", *idle, "Stop after this long without a message (e.g. 5s)");
+  cmd->add_option("--reorder-window", *reorder,
+                  "Hold what arrives after a hole in a stream this long for the hole to fill, "
+                  "then release it in order (default 5s; 0 turns reordering off)");
   cmd->add_option("--client-id", options->client_id, "MQTT client id (persistent session)")
       ->capture_default_str();
   cmd->add_flag("--quiet,-q", options->quiet, "No live line and no summary");
-  cmd->callback([options, topics, duration, idle, exit_code] {
+  cmd->callback([options, topics, duration, idle, reorder, exit_code] {
     if (!topics->empty()) options->topics = *topics;
     if (!duration->empty() && !ParseSinkDuration(*duration, &options->duration)) {
       throw CLI::ValidationError("--duration", "expected a duration such as 60s, got " + *duration);
     }
     if (!idle->empty() && !ParseSinkDuration(*idle, &options->until_idle)) {
       throw CLI::ValidationError("--until-idle", "expected a duration such as 5s, got " + *idle);
+    }
+    if (!reorder->empty() && !ParseSinkDuration(*reorder, &options->reorder_window)) {
+      throw CLI::ValidationError("--reorder-window",
+                                 "expected a duration such as 5s or 0, got " + *reorder);
     }
     *exit_code = RunSink(*options);
   });

@@ -1,7 +1,9 @@
 // `weir sink`: the reference upstream consumer and the test oracle. Subscribes to the upstream
-// broker (QoS 1, persistent session), decodes both envelope forms, counts through SinkLedger
-// (duplicates, gaps, order violations, defects, latency), optionally writes the delivered records
-// (JSON lines, CSV or a weir log) and a JSON report.
+// broker (QoS 1, persistent session), decodes both envelope forms, restores each stream's order
+// through SinkReorder (holding what arrives after a hole for up to --reorder-window), counts
+// through SinkLedger (duplicates by (device, log id, lane, sequence), gaps, order violations,
+// defects, latency), optionally writes the delivered records (JSON lines, CSV or a weir log) and
+// a JSON report.
 //
 // RunSink blocks until --duration passes, --until-idle passes without a message, or SIGINT /
 // SIGTERM arrives (it blocks those signals in the calling thread first, so call it from main
@@ -27,6 +29,8 @@ struct SinkOptions {
   std::filesystem::path report;  // optional: the JSON report, rewritten every second and at exit
   std::chrono::milliseconds duration{0};    // 0: no limit
   std::chrono::milliseconds until_idle{0};  // 0: never stop for idleness
+  // How long an envelope that arrived after a hole is held for the hole to fill (0: never).
+  std::chrono::milliseconds reorder_window{5000};
   std::string client_id = "weir-sink";
   bool quiet = false;  // no live line and no summary
 };

@@ -29,6 +29,8 @@ void Accumulate(LaneCounters& into, const LaneCounters& c) {
   into.duplicates += c.duplicates;
   into.order_violations += c.order_violations;
   into.evicted_records += c.evicted_records;
+  into.damaged_records += c.damaged_records;
+  into.rejected_records += c.rejected_records;
   into.gap_records += c.gap_records;
   into.silent_gaps += c.silent_gaps;
 }
@@ -42,11 +44,23 @@ nlohmann::json CountersToJson(const LaneCounters& c) {
           {"silent_gaps", c.silent_gaps},
           {"evicted_gaps", c.gap_records},
           {"evicted_records", c.evicted_records},
+          {"damaged_records", c.damaged_records},
+          {"rejected_records", c.rejected_records},
           {"latency",
            {{"count", c.latency.count()},
             {"p50_ms", static_cast<double>(c.latency.Quantile(0.5)) / 1000.0},
             {"p99_ms", static_cast<double>(c.latency.Quantile(0.99)) / 1000.0},
             {"max_ms", static_cast<double>(c.latency.max()) / 1000.0}}}};
+}
+
+// The kind of an explicit gap, from its reason's first word. Reasons from agents older than the
+// kind words (e.g. "quota") were all evictions.
+std::string GapKind(std::string_view reason) {
+  const std::string_view kind = codec::GapReasonKind(reason);
+  if (kind == codec::kGapReasonDamaged || kind == codec::kGapReasonRejected) {
+    return std::string(kind);
+  }
+  return std::string(codec::kGapReasonEvicted);
 }
 
 }  // namespace
@@ -125,32 +139,46 @@ void SinkLedger::FillHoles(LaneState& state, uint64_t first, uint64_t last) {
   }
 }
 
+void SinkLedger::ObserveGap(LaneState& state, const codec::Envelope& e, Delivery& delivery) {
+  LaneCounters& c = state.counters;
+  if (state.delivered.ContainsAll(e.first_seq, e.last_seq)) {
+    delivery.duplicate_envelope = true;
+    return;
+  }
+  NoteHole(state, e);
+  if (state.seen && e.first_seq <= state.high) ++c.order_violations;
+  state.delivered.Add(e.first_seq, e.last_seq);
+  FillHoles(state, e.first_seq, e.last_seq);
+  ++c.gap_records;
+  const std::string kind = GapKind(e.gap->reason);
+  if (kind == codec::kGapReasonRejected) {
+    c.rejected_records += e.gap->records;
+  } else if (kind == codec::kGapReasonDamaged) {
+    c.damaged_records += e.gap->records;
+  } else {
+    c.evicted_records += e.gap->records;
+  }
+  explicit_gaps_.push_back(GapRecord{e.device_id, e.log_id, e.lane, e.first_seq, e.last_seq,
+                                     e.gap->records, e.gap->reason, true, kind});
+  state.high = std::max(state.high, e.last_seq);
+  state.seen = true;
+}
+
 SinkLedger::Delivery SinkLedger::Observe(const codec::Envelope& e, int64_t received_us) {
   Delivery delivery;
-  auto [epoch, inserted] = boot_epochs_.try_emplace(e.device_id, e.boot_epoch);
-  if (!inserted && e.boot_epoch > epoch->second) {
+  auto [epoch, inserted] = boot_epochs_.try_emplace({e.device_id, e.log_id}, e.boot_epoch);
+  if (inserted) {
+    ++devices_[e.device_id];
+  } else if (e.boot_epoch > epoch->second) {
     ++restarts_;
     epoch->second = e.boot_epoch;
   }
-  LaneState& state = lanes_[{e.device_id, e.lane}];
+  LaneState& state = lanes_[StreamKey::Of(e)];
   LaneCounters& c = state.counters;
   ++c.envelopes;
 
   if (e.gap) {
-    if (state.delivered.ContainsAll(e.first_seq, e.last_seq)) {
-      delivery.duplicate_envelope = true;
-      return delivery;
-    }
-    NoteHole(state, e);
-    if (state.seen && e.first_seq <= state.high) ++c.order_violations;
-    state.delivered.Add(e.first_seq, e.last_seq);
-    FillHoles(state, e.first_seq, e.last_seq);
-    ++c.gap_records;
-    c.evicted_records += e.gap->records;
-    evicted_.push_back(GapRecord{e.device_id, e.lane, e.first_seq, e.last_seq, e.gap->records,
-                                 e.gap->reason, true});
-    state.high = std::max(state.high, e.last_seq);
-    state.seen = true;
+    ObserveGap(state, e, delivery);
     return delivery;
   }
 
@@ -181,7 +209,7 @@ SinkLedger::Delivery SinkLedger::Observe(const codec::Envelope& e, int64_t recei
 LaneCounters SinkLedger::ForLane(weir::Lane lane) const {
   LaneCounters out;
   for (const auto& [key, state] : lanes_) {
-    if (key.second != lane) continue;
+    if (key.lane != lane) continue;
     Accumulate(out, state.counters);
     out.silent_gaps += state.holes.size();
     out.latency.Merge(state.counters.latency);
@@ -197,10 +225,11 @@ LaneCounters SinkLedger::Total() const {
 }
 
 std::vector<GapRecord> SinkLedger::Gaps() const {
-  std::vector<GapRecord> out = evicted_;
+  std::vector<GapRecord> out = explicit_gaps_;
   for (const auto& [key, state] : lanes_) {
     for (const auto& [first, last] : state.holes) {
-      out.push_back(GapRecord{key.first, key.second, first, last, 0, "", false});
+      out.push_back(
+          GapRecord{key.device, key.log_id, key.lane, first, last, 0, "", false, "silent"});
     }
   }
   return out;
@@ -210,18 +239,20 @@ nlohmann::json SinkLedger::ToJson() const {
   nlohmann::json gaps = nlohmann::json::array();
   for (const GapRecord& g : Gaps()) {
     gaps.push_back({{"device", g.device},
+                    {"log_id", g.log_id.ToHex()},
                     {"lane", codec::EnvelopeLaneName(g.lane)},
                     {"first_seq", g.first_seq},
                     {"last_seq", g.last_seq},
                     {"records", g.records},
                     {"reason", g.reason},
-                    {"kind", g.evicted ? "evicted" : "silent"}});
+                    {"kind", g.kind}});
   }
   return {{"total", CountersToJson(Total())},
           {"lanes",
            {{"readings", CountersToJson(ForLane(weir::Lane::kReadings))},
             {"defects", CountersToJson(ForLane(weir::Lane::kDefects))}}},
           {"devices", devices()},
+          {"logs", logs()},
           {"restarts", restarts_},
           {"undecodable", undecodable_},
           {"gaps", std::move(gaps)}};

@@ -40,18 +40,16 @@ class JsonLinesOutput final : public FileOutput {
   Status Write(const codec::Envelope& e, const SinkLedger::Delivery& d) override {
     for (size_t i : d.readings) {
       const Reading& r = e.readings[i];
-      nlohmann::json j = {{"device", e.device_id},
-                          {"lane", "readings"},
-                          {"seq", e.first_seq + i},
-                          {"sensor", r.sensor},
-                          {"ts", codec::FormatRfc3339(r.time_us)},
-                          {"time_us", r.time_us},
-                          {"value", Number(r.value)},
+      nlohmann::json j = {{"device", e.device_id}, {"log_id", e.log_id.ToHex()},
+                          {"lane", "readings"},    {"seq", e.first_seq + i},
+                          {"sensor", r.sensor},    {"ts", codec::FormatRfc3339(r.time_us)},
+                          {"time_us", r.time_us},  {"value", Number(r.value)},
                           {"quality", r.quality}};
       out_ << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
     }
     for (size_t i : d.defects) {
       nlohmann::json j = {{"device", e.device_id},
+                          {"log_id", e.log_id.ToHex()},
                           {"lane", "defects"},
                           {"seq", e.defect_seqs[i]},
                           {"defect", codec::DefectToJson(e.defects[i])}};
@@ -64,7 +62,7 @@ class JsonLinesOutput final : public FileOutput {
 class CsvOutput final : public FileOutput {
  public:
   explicit CsvOutput(const fs::path& path) : FileOutput(path) {
-    out_ << "device,seq,sensor,ts,time_us,value,quality\n";
+    out_ << "device,seq,sensor,ts,time_us,value,quality,log_id\n";
   }
   Status Write(const codec::Envelope& e, const SinkLedger::Delivery& d) override {
     char value[32];
@@ -74,7 +72,7 @@ class CsvOutput final : public FileOutput {
       // Ids are validated at ingest; quote them anyway so a comma cannot shift columns.
       out_ << Quote(e.device_id) << ',' << e.first_seq + i << ',' << Quote(r.sensor) << ','
            << codec::FormatRfc3339(r.time_us) << ',' << r.time_us << ',' << value << ','
-           << r.quality << '\n';
+           << r.quality << ',' << e.log_id.ToHex() << '\n';
     }
     return out_ ? Status::Ok() : IoError("cannot write " + path_.string());
   }

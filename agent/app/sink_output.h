@@ -25,13 +25,15 @@ class SinkOutput {
 };
 
 // By extension of `path`:
-//  - .csv: one row per reading, header `device,seq,sensor,ts,time_us,value,quality` (defects are
-//    not written: CSV has no room for their evidence);
+//  - .csv: one row per reading, header `device,seq,sensor,ts,time_us,value,quality,log_id`
+//    (defects are not written: CSV has no room for their evidence);
 //  - .db / .sqlite / .log: a weir log, readings and defects appended through store::Log (the log
 //    assigns its own sequences; device sequences are not kept);
 //  - anything else (.jsonl, .json): JSON lines, one object per reading
-//    {"device","lane":"readings","seq","sensor","ts","time_us","value","quality"} or per defect
-//    {"device","lane":"defects","seq","defect":{codec::DefectToJson}}.
+//    {"device","log_id","lane":"readings","seq","sensor","ts","time_us","value","quality"} or
+//    per defect {"device","log_id","lane":"defects","seq","defect":{codec::DefectToJson}}.
+//    log_id is the envelope's (32 hex digits; "" from agents that predate it): a record is
+//    identified by (device, log_id, lane, seq).
 // Creates or truncates the file (a log is opened or created and appended to). Returns IoError
 // when it cannot be created, or the log's open error (AlreadyExists when another weir holds it).
 Result<std::unique_ptr<SinkOutput>> OpenSinkOutput(const std::filesystem::path& path);

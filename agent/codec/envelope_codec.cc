@@ -50,6 +50,7 @@ json Number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 Result<std::string> EncodeBinary(const Envelope& e) {
   weir::v1::Envelope p;
   p.set_device_id(e.device_id);
+  if (!e.log_id.empty()) p.set_log_id(e.log_id.ToBytes());
   p.set_boot_epoch(e.boot_epoch);
   p.set_lane(e.lane == Lane::kDefects ? weir::v1::LANE_DEFECTS : weir::v1::LANE_READINGS);
   p.set_first_seq(e.first_seq);
@@ -96,6 +97,13 @@ Result<Envelope> DecodeBinary(std::string_view bytes) {
   }
   Envelope e;
   e.device_id = p.device_id();
+  if (!p.log_id().empty()) {
+    auto id = LogId::FromBytes(p.log_id());
+    if (!id) {
+      return Bad("log_id", std::to_string(p.log_id().size()) + " bytes where 16 were expected");
+    }
+    e.log_id = *id;
+  }
   e.boot_epoch = p.boot_epoch();
   switch (p.lane()) {
     case weir::v1::LANE_DEFECTS:
@@ -171,6 +179,7 @@ Result<std::string> EncodeJson(const Envelope& e) {
             {"lane", EnvelopeLaneName(e.lane)}, {"first_seq", e.first_seq},
             {"last_seq", e.last_seq},           {"prev_seq", e.prev_seq},
             {"sent_at_us", e.sent_at_us}};
+  if (!e.log_id.empty()) j["log_id"] = e.log_id.ToHex();
   if (e.gap) {
     j["gap"] = GapToJson(*e.gap);
   } else if (e.lane == Lane::kDefects) {
@@ -301,6 +310,12 @@ Result<Envelope> DecodeJsonObject(const json& j) {
   if (!j.is_object()) return DataLoss("envelope: JSON is not an object");
   Envelope e;
   WEIR_ASSIGN_OR_RETURN(e.device_id, GetString(j, "device_id", ""));
+  if (j.contains("log_id")) {
+    WEIR_ASSIGN_OR_RETURN(std::string hex, GetString(j, "log_id", ""));
+    auto id = LogId::FromHex(hex);
+    if (!id) return Bad("log_id", "'" + hex + "' is not 32 hex digits");
+    e.log_id = *id;
+  }
   WEIR_ASSIGN_OR_RETURN(e.boot_epoch, GetU64(j, "boot_epoch", ""));
   WEIR_ASSIGN_OR_RETURN(std::string lane, GetString(j, "lane", ""));
   if (lane == "readings") {
@@ -376,6 +391,7 @@ Result<Envelope> DecodeJson(std::string_view bytes) {
 Envelope Piece(const Envelope& e, size_t begin, size_t end, uint64_t first_seq, uint64_t prev) {
   Envelope p;
   p.device_id = e.device_id;
+  p.log_id = e.log_id;
   p.boot_epoch = e.boot_epoch;
   p.lane = e.lane;
   p.sent_at_us = e.sent_at_us;
@@ -421,6 +437,10 @@ Status SplitInto(const Envelope& e, EnvelopeFormat format, size_t cap, size_t be
 
 std::string_view EnvelopeLaneName(Lane lane) {
   return lane == Lane::kDefects ? "defects" : "readings";
+}
+
+std::string_view GapReasonKind(std::string_view reason) {
+  return reason.substr(0, reason.find_first_of(": "));
 }
 
 Status ValidateEnvelope(const Envelope& e) {

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/core/log_id.h"
 #include "agent/core/record.h"
 #include "agent/core/status.h"
 
@@ -26,7 +27,8 @@ enum class EnvelopeFormat : uint8_t { kBinary = 0, kJson = 1 };
 // defect with much evidence, a very long sensor id) is OutOfRange, never truncated.
 inline constexpr size_t kMinEnvelopeCapBytes = 1024;
 
-// Records first_seq..last_seq of the lane were evicted on the device before they were sent.
+// Records first_seq..last_seq of the lane are lost (evicted, damaged, or refused by the upstream
+// for good); `reason` starts with that kind word (see kGapReason*).
 struct EnvelopeGap {
   uint64_t first_seq = 0;
   uint64_t last_seq = 0;
@@ -37,14 +39,22 @@ struct EnvelopeGap {
   friend bool operator==(const EnvelopeGap&, const EnvelopeGap&) = default;
 };
 
+// The first word of EnvelopeGap::reason, which a consumer may match on; details may follow
+// after ": ".
+inline constexpr std::string_view kGapReasonEvicted = "evicted";
+inline constexpr std::string_view kGapReasonDamaged = "damaged";
+inline constexpr std::string_view kGapReasonRejected = "rejected";
+
 // One envelope's content. Exactly one kind of body:
 //  - readings (lane kReadings): reading i has sequence first_seq + i, so
 //    readings.size() == last_seq - first_seq + 1;
 //  - defects (lane kDefects): defect i has sequence defect_seqs[i], strictly increasing, inside
 //    first_seq..last_seq, the last one equal to last_seq;
-//  - gap (either lane): the range was evicted; gap->first_seq/last_seq equal the envelope's.
+//  - gap (either lane): the range is lost; gap->first_seq/last_seq equal the envelope's.
 struct Envelope {
   std::string device_id;
+  // The device's log these sequences belong to; empty only from writers that predate log ids.
+  LogId log_id;
   uint64_t boot_epoch = 0;
   Lane lane = Lane::kReadings;
   uint64_t first_seq = 0;
@@ -102,5 +112,9 @@ Result<std::vector<EncodedEnvelope>> SplitEnvelopePieces(const Envelope& envelop
                                                          size_t max_message_bytes);
 
 std::string_view EnvelopeLaneName(Lane lane);  // "readings" / "defects"
+
+// The kind word a gap reason starts with: the text before the first ':' or space ("rejected" for
+// "rejected: refused 10 times ..."). The whole reason when it has neither.
+std::string_view GapReasonKind(std::string_view reason);
 
 }  // namespace weir::codec

@@ -17,6 +17,13 @@ constexpr size_t kRowsPerRead = 8;
 // Most defects in one envelope.
 constexpr size_t kDefectsPerMessage = 64;
 
+// "readings 10..12": a piece's lane and range, for logs and dead letters.
+template <typename P>
+std::string RangeText(Lane lane, const P& piece) {
+  return std::string(store::LaneName(lane)) + " " + std::to_string(piece.first_seq) + ".." +
+         std::to_string(piece.last_seq);
+}
+
 std::string Millis(Clock::Duration d) {
   return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
 }
@@ -33,6 +40,7 @@ Forwarder::Forwarder(ForwarderOptions options, transport::MqttClient& client, St
       pacer_(options_.settings.reconnect, options_.settings.backoff, std::random_device{}()) {
   lanes_[0].lane = Lane::kDefects;
   lanes_[1].lane = Lane::kReadings;
+  for (LaneState& lane : lanes_) lane.refusal_backoff = Backoff(settings_.backoff);
 }
 
 Result<std::unique_ptr<Forwarder>> Forwarder::Start(ForwarderOptions options,
@@ -99,6 +107,7 @@ void Forwarder::ResetLanes() {
     lane.ready.clear();
     lane.inflight.clear();
     lane.exhausted = false;
+    lane.refusal_backoff.Reset();
   }
   token_lane_.clear();
   inflight_ = 0;
@@ -119,6 +128,7 @@ void Forwarder::HandleEvents() {
         // Pieces encoded under the old settings are encoded again.
         lane.ready.clear();
         lane.read_upto = lane.last_published;
+        lane.refusal_backoff = Backoff(settings_.backoff);
       }
     }
   }
@@ -178,7 +188,7 @@ void Forwarder::HandleEvents() {
 
 void Forwarder::OnDelivered(uint64_t token, const Status& result) {
   auto it = token_lane_.find(token);
-  if (it == token_lane_.end()) return;  // superseded by a reset or a rejection
+  if (it == token_lane_.end()) return;  // superseded by a reset
   LaneState& lane = lanes_[Index(it->second)];
   token_lane_.erase(it);
   auto m = std::find_if(lane.inflight.begin(), lane.inflight.end(),
@@ -187,53 +197,112 @@ void Forwarder::OnDelivered(uint64_t token, const Status& result) {
   --inflight_;
   if (result.ok()) {
     m->done = true;
+    if (m->refused) {
+      m->refused = false;  // settled: the lane's window opens again
+      lane.refusal_backoff.Reset();
+      lane.refusals.erase(m->piece.first_seq);
+      LogInfo("forward",
+              "upstream accepted " + RangeText(lane.lane, m->piece) +
+                  (m->piece.rejection_gap ? std::string(" (the 'rejected' gap in its place)")
+                                          : " after " + std::to_string(m->attempts) + " refusals"));
+    }
     std::lock_guard lock(mu_);
     ++counters_.messages_acked;
     counters_.readings_acked += m->piece.readings;
     counters_.defects_acked += m->piece.defects;
     if (m->piece.gap) ++counters_.gaps_sent;
+    if (m->piece.rejection_gap) ++counters_.rejected_gaps;
   } else if (result.code() == StatusCode::kUnavailable || result.code() == StatusCode::kCancelled) {
     // The connection broke (on_connection_lost follows and everything is resent) or we are
     // disconnecting (it stays in the log for the next start).
     m->token = 0;
     return;
   } else {
-    // The broker refused it. Resend it, and everything after it, so the order holds.
-    ++m->attempts;
-    {
-      std::lock_guard lock(mu_);
-      ++counters_.rejections;
-    }
-    if (m->attempts >= settings_.max_attempts) {
-      LogWarn("forward", "upstream rejected " + std::string(store::LaneName(lane.lane)) + " " +
-                             std::to_string(m->piece.first_seq) + ".." +
-                             std::to_string(m->piece.last_seq) + " " + std::to_string(m->attempts) +
-                             " times (" + result.ToString() + "); dead-lettered");
-      DeadLetter(lane, m->piece, "rejected", result.ToString());
-      m->done = true;
-    } else {
-      for (auto later = m + 1; later != lane.inflight.end(); ++later) {
-        if (later->token != 0 && !later->done) {
-          token_lane_.erase(later->token);
-          --inflight_;
-        }
-      }
-      lane.inflight.erase(m + 1, lane.inflight.end());
-      m = lane.inflight.end() - 1;
-      m->token = 0;
-      const auto ceiling = std::min<Clock::Duration>(
-          settings_.backoff.cap,
-          settings_.backoff.base * (int64_t{1} << std::min(m->attempts, 20u)));
-      m->retry_at = clock_.Now() + ceiling;
-      lane.ready.clear();
-      lane.read_upto = m->piece.last_seq;
-      lane.last_published = m->piece.last_seq;
-      lane.exhausted = false;
-      std::lock_guard lock(mu_);
-      ++counters_.resends;
-    }
+    OnRefused(lane, *m, result);
   }
   AdvanceAcks(lane);
+}
+
+// The broker refused `m`. The lane's window narrows to it (Fill publishes nothing new in the lane
+// while a refused message is unsettled); what was in flight behind it stays in flight. It is
+// tried again after a Backoff delay, and given up after max_attempts tries.
+void Forwarder::OnRefused(LaneState& lane, Inflight& m, const Status& result) {
+  m.token = 0;
+  ++m.attempts;
+  {
+    std::lock_guard lock(mu_);
+    ++counters_.rejections;
+  }
+  if (!m.refused) {
+    m.refused = true;
+    LogWarn("forward", "upstream refused " + RangeText(lane.lane, m.piece) + " (" +
+                           result.ToString() + "); the lane waits for it");
+  }
+  lane.refusals[m.piece.first_seq] = {m.piece.last_seq, m.attempts};
+  if (m.attempts >= settings_.max_attempts) {
+    LogWarn("forward", "upstream refused " + RangeText(lane.lane, m.piece) + " " +
+                           std::to_string(m.attempts) + " times (" + result.ToString() +
+                           "); given up");
+    GiveUp(lane, m, "rejected", result.ToString());
+    return;
+  }
+  m.retry_at = clock_.Now() + lane.refusal_backoff.Next();
+  std::lock_guard lock(mu_);
+  ++counters_.resends;
+}
+
+void Forwarder::GiveUp(LaneState& lane, Inflight& entry, std::string_view code,
+                       const std::string& reason) {
+  lane.refusal_backoff.Reset();
+  lane.refusals.erase(entry.piece.first_seq);
+  entry.token = 0;
+  entry.attempts = 0;
+  entry.retry_at = Clock::TimePoint{};
+  entry.refused = true;  // the lane stays narrowed until the gap is accepted
+  if (entry.piece.rejection_gap) {
+    // Even the gap that stands for the records was refused: the upstream can be told nothing.
+    LogError("forward", "upstream refused the 'rejected' gap for " +
+                            RangeText(lane.lane, entry.piece) +
+                            " too; the records are only in the dead letters");
+    entry.done = true;
+    entry.refused = false;
+    AdvanceAcks(lane);
+    return;
+  }
+  DeadLetter(lane, entry.piece, code, reason);
+  const Piece& old = entry.piece;
+  const uint64_t records = old.gap ? old.gap_records : old.readings + old.defects;
+  const codec::Envelope gap = GapEnvelope(
+      lane.lane, old.first_seq, old.last_seq, old.prev_seq, records, old.oldest_time_us,
+      old.newest_time_us, std::string(codec::kGapReasonRejected) + ": " + reason.substr(0, 200));
+  auto bytes = codec::EncodeEnvelope(gap, settings_.format);
+  if (!bytes.ok()) {  // not expected: a gap is small and valid
+    LogError("forward", "encoding the 'rejected' gap for " + RangeText(lane.lane, old) + ": " +
+                            bytes.status().ToString());
+    entry.done = true;
+    entry.refused = false;
+    AdvanceAcks(lane);
+    return;
+  }
+  Piece replacement = PieceOf(gap, old.first_seq, old.last_seq, old.prev_seq);
+  replacement.bytes = std::move(*bytes);
+  replacement.rejection_gap = true;
+  lane.given_up[replacement.first_seq] = replacement;
+  entry.piece = std::move(replacement);
+}
+
+Forwarder::Inflight* Forwarder::FirstRefused(LaneState& lane) {
+  for (Inflight& m : lane.inflight) {
+    if (m.refused && !m.done) return &m;
+  }
+  return nullptr;
+}
+
+const Forwarder::Inflight* Forwarder::FirstRefused(const LaneState& lane) {
+  for (const Inflight& m : lane.inflight) {
+    if (m.refused && !m.done) return &m;
+  }
+  return nullptr;
 }
 
 void Forwarder::AdvanceAcks(LaneState& lane) {
@@ -242,7 +311,14 @@ void Forwarder::AdvanceAcks(LaneState& lane) {
     lane.acked = lane.inflight.front().piece.last_seq;
     lane.inflight.pop_front();
   }
-  if (lane.acked != before) stage_.Ack(lane.lane, lane.acked);
+  if (lane.acked == before) return;
+  stage_.Ack(lane.lane, lane.acked);
+  while (!lane.given_up.empty() && lane.given_up.begin()->second.last_seq <= lane.acked) {
+    lane.given_up.erase(lane.given_up.begin());
+  }
+  while (!lane.refusals.empty() && lane.refusals.begin()->second.first <= lane.acked) {
+    lane.refusals.erase(lane.refusals.begin());
+  }
 }
 
 void Forwarder::DeadLetter(const LaneState& lane, const Piece& piece, std::string_view code,
@@ -252,13 +328,74 @@ void Forwarder::DeadLetter(const LaneState& lane, const Piece& piece, std::strin
   letter.source = "upstream";
   letter.topic = TopicOf(lane.lane);
   letter.reason_code = std::string(code);
-  letter.reason = std::string(store::LaneName(lane.lane)) + " " + std::to_string(piece.first_seq) +
-                  ".." + std::to_string(piece.last_seq) + ": " + reason;
-  letter.payload_head = piece.bytes.substr(0, store::kDeadLetterHeadBytes);
+  letter.reason = RangeText(lane.lane, piece) + ": " + reason;
+  // The whole message: these are records weir promised to deliver (FORMAT.md "Dead letters").
+  letter.payload_head = piece.bytes;
   letter.payload_bytes = piece.bytes.size();
+  letter.keep_whole_payload = true;
   stage_.AddDeadLetter(std::move(letter));
   std::lock_guard lock(mu_);
   ++counters_.dead_letters;
+}
+
+codec::Envelope Forwarder::Header(Lane lane, uint64_t first, uint64_t last, uint64_t prev) const {
+  codec::Envelope e;
+  e.device_id = options_.device_id;
+  e.log_id = options_.log_id;
+  e.boot_epoch = options_.boot_epoch;
+  e.lane = lane;
+  e.first_seq = first;
+  e.last_seq = last;
+  e.prev_seq = prev;
+  e.sent_at_us = clock_.WallMicros();
+  return e;
+}
+
+codec::Envelope Forwarder::GapEnvelope(Lane lane, uint64_t first, uint64_t last, uint64_t prev,
+                                       uint64_t records, TimeMicros oldest, TimeMicros newest,
+                                       std::string reason) const {
+  codec::Envelope e = Header(lane, first, last, prev);
+  codec::EnvelopeGap gap;
+  gap.first_seq = first;
+  gap.last_seq = last;
+  gap.records = records;
+  gap.oldest_time_us = oldest;
+  gap.newest_time_us = newest;
+  gap.reason = std::move(reason);
+  e.gap = std::move(gap);
+  return e;
+}
+
+Forwarder::Piece Forwarder::PieceOf(const codec::Envelope& e, uint64_t first, uint64_t last,
+                                    uint64_t prev) {
+  Piece p;
+  p.first_seq = first;
+  p.last_seq = last;
+  p.prev_seq = prev;
+  bool any = false;
+  auto time = [&](TimeMicros lo, TimeMicros hi) {
+    p.oldest_time_us = any ? std::min(p.oldest_time_us, lo) : lo;
+    p.newest_time_us = any ? std::max(p.newest_time_us, hi) : hi;
+    any = true;
+  };
+  if (e.gap) {
+    p.gap = true;
+    p.gap_records = e.gap->records;
+    time(e.gap->oldest_time_us, e.gap->newest_time_us);
+  } else if (e.lane == Lane::kReadings) {
+    p.readings = last - first + 1;
+    for (uint64_t s = first; s <= last && s - e.first_seq < e.readings.size(); ++s) {
+      const TimeMicros t = e.readings[static_cast<size_t>(s - e.first_seq)].time_us;
+      time(t, t);
+    }
+  } else {
+    for (size_t i = 0; i < e.defect_seqs.size(); ++i) {
+      if (e.defect_seqs[i] < first || e.defect_seqs[i] > last) continue;
+      ++p.defects;
+      time(e.defects[i].window_start_us, e.defects[i].window_end_us);
+    }
+  }
+  return p;
 }
 
 // Turns the next committed rows of `lane` into pieces. OK with nothing added when there is no
@@ -270,105 +407,81 @@ Status Forwarder::ReadMore(LaneState& lane) {
   query.max_records = lane.lane == Lane::kDefects ? kDefectsPerMessage : kRowsPerRead;
   WEIR_ASSIGN_OR_RETURN(std::vector<store::StoredRecord> rows, reader_->Read(query));
   lane.exhausted = rows.empty();
+  codec::Envelope defects;  // consecutive defect rows go into one envelope
+  for (store::StoredRecord& row : rows) WEIR_RETURN_IF_ERROR(ReadRow(lane, row, defects));
+  return FlushDefects(lane, defects);
+}
+
+Status Forwarder::FlushDefects(LaneState& lane, codec::Envelope& defects) {
+  if (defects.defects.empty()) return Status::Ok();
+  defects.last_seq = defects.defect_seqs.back();
+  Status s = Emit(lane, defects);
+  defects = codec::Envelope();
+  return s;
+}
+
+Status Forwarder::ReadRow(LaneState& lane, store::StoredRecord& row, codec::Envelope& defects) {
+  if (row.kind == store::RecordKind::kDefect && !row.damaged && row.defect) {
+    if (defects.defects.empty()) {
+      defects = Header(lane.lane, row.first_seq, row.last_seq, lane.read_upto);
+    }
+    defects.defects.push_back(std::move(*row.defect));
+    defects.defect_seqs.push_back(row.first_seq);
+    return Status::Ok();
+  }
+  WEIR_RETURN_IF_ERROR(FlushDefects(lane, defects));
+  const uint64_t first = std::max(row.first_seq, lane.read_upto + 1);
+  if (row.kind == store::RecordKind::kGap || row.damaged ||
+      row.kind == store::RecordKind::kDefect) {
+    const bool evicted = row.kind == store::RecordKind::kGap;
+    return Emit(
+        lane, GapEnvelope(
+                  lane.lane, first, row.last_seq, lane.read_upto,
+                  evicted ? row.count : row.last_seq - first + 1, row.min_time_us, row.max_time_us,
+                  evicted ? "evicted: the log reached its disk quota" : "damaged on the device"));
+  }
+  // A readings chunk; a straddling one (partly acknowledged) is sent from read_upto + 1.
+  const size_t skip = static_cast<size_t>(first - row.first_seq);
+  const bool whole = skip == 0 && row.readings.size() <= settings_.batch_readings;
+  for (size_t begin = skip; begin < row.readings.size(); begin += settings_.batch_readings) {
+    const size_t end = std::min(row.readings.size(), begin + settings_.batch_readings);
+    codec::Envelope e =
+        Header(lane.lane, row.first_seq + begin, row.first_seq + end - 1, lane.read_upto);
+    e.readings.assign(std::make_move_iterator(row.readings.begin() + static_cast<ptrdiff_t>(begin)),
+                      std::make_move_iterator(row.readings.begin() + static_cast<ptrdiff_t>(end)));
+    if (whole && settings_.format == codec::EnvelopeFormat::kBinary) {
+      e.readings_blob = std::move(row.blob);  // shipped as stored when it fits
+    }
+    WEIR_RETURN_IF_ERROR(Emit(lane, e));
+  }
+  return Status::Ok();
+}
+
+Status Forwarder::Emit(LaneState& lane, const codec::Envelope& e) {
   const size_t cap = learned_cap_ != 0 ? std::min(learned_cap_, settings_.max_message_bytes)
                                        : settings_.max_message_bytes;
-  codec::Envelope defects;  // consecutive defect rows go into one envelope
-  auto make = [&](uint64_t first, uint64_t last) {
-    codec::Envelope e;
-    e.device_id = options_.device_id;
-    e.boot_epoch = options_.boot_epoch;
-    e.lane = lane.lane;
-    e.first_seq = first;
-    e.last_seq = last;
-    e.prev_seq = lane.read_upto;
-    e.sent_at_us = clock_.WallMicros();
-    return e;
-  };
-  auto emit = [&](const codec::Envelope& e, uint64_t readings, uint64_t ndefects) -> Status {
-    auto pieces = codec::SplitEnvelopePieces(e, settings_.format, cap);
-    if (!pieces.ok()) {
-      if (pieces.status().code() != StatusCode::kOutOfRange) return pieces.status();
-      // One record does not fit in any message: give up on this envelope when its turn comes.
-      Piece p{"",
-              e.first_seq,
-              e.last_seq,
-              readings,
-              ndefects,
-              e.gap.has_value(),
-              pieces.status().message()};
-      if (auto plain = codec::EncodeEnvelope(e, settings_.format); plain.ok()) {
-        p.bytes = std::move(*plain);  // kept for the dead letter's first bytes
-      }
-      lane.ready.push_back(std::move(p));
-      lane.read_upto = e.last_seq;
-      return Status::Ok();
+  auto pieces = codec::SplitEnvelopePieces(e, settings_.format, cap);
+  if (!pieces.ok()) {
+    if (pieces.status().code() != StatusCode::kOutOfRange) return pieces.status();
+    // One record does not fit in any message: give it up when its turn comes.
+    Piece p = PieceOf(e, e.first_seq, e.last_seq, e.prev_seq);
+    p.dead_reason = std::string(pieces.status().message());
+    if (auto plain = codec::EncodeEnvelope(e, settings_.format); plain.ok()) {
+      p.bytes = std::move(*plain);  // kept whole in the dead letter
     }
-    for (codec::EncodedEnvelope& piece : *pieces) {
-      Piece p;
-      p.first_seq = piece.first_seq;
-      p.last_seq = piece.last_seq;
-      p.gap = e.gap.has_value();
-      if (e.lane == Lane::kReadings && !p.gap) {
-        p.readings = piece.last_seq - piece.first_seq + 1;
-      } else if (!p.gap) {
-        p.defects = static_cast<uint64_t>(
-            std::count_if(e.defect_seqs.begin(), e.defect_seqs.end(),
-                          [&](uint64_t s) { return s >= piece.first_seq && s <= piece.last_seq; }));
-      }
-      p.bytes = std::move(piece.bytes);
-      lane.ready.push_back(std::move(p));
-    }
+    lane.ready.push_back(std::move(p));
     lane.read_upto = e.last_seq;
     return Status::Ok();
-  };
-  auto flush_defects = [&]() -> Status {
-    if (defects.defects.empty()) return Status::Ok();
-    defects.last_seq = defects.defect_seqs.back();
-    const uint64_t n = defects.defects.size();
-    Status s = emit(defects, 0, n);
-    defects = codec::Envelope();
-    return s;
-  };
-  for (store::StoredRecord& row : rows) {
-    if (row.kind == store::RecordKind::kDefect && !row.damaged && row.defect) {
-      if (defects.defects.empty()) defects = make(row.first_seq, row.last_seq);
-      defects.defects.push_back(std::move(*row.defect));
-      defects.defect_seqs.push_back(row.first_seq);
-      continue;
-    }
-    WEIR_RETURN_IF_ERROR(flush_defects());
-    const uint64_t first = std::max(row.first_seq, lane.read_upto + 1);
-    if (row.kind == store::RecordKind::kGap || row.damaged ||
-        row.kind == store::RecordKind::kDefect) {
-      codec::Envelope e = make(first, row.last_seq);
-      codec::EnvelopeGap gap;
-      gap.first_seq = first;
-      gap.last_seq = row.last_seq;
-      gap.records = row.kind == store::RecordKind::kGap ? row.count : row.last_seq - first + 1;
-      gap.oldest_time_us = row.min_time_us;
-      gap.newest_time_us = row.max_time_us;
-      gap.reason = row.kind == store::RecordKind::kGap ? "evicted: the log reached its disk quota"
-                                                       : "damaged on the device";
-      e.gap = std::move(gap);
-      WEIR_RETURN_IF_ERROR(emit(e, 0, 0));
-      continue;
-    }
-    // A readings chunk; a straddling one (partly acknowledged) is sent from read_upto + 1.
-    const size_t skip = static_cast<size_t>(first - row.first_seq);
-    const bool whole = skip == 0 && row.readings.size() <= settings_.batch_readings;
-    for (size_t begin = skip; begin < row.readings.size(); begin += settings_.batch_readings) {
-      const size_t end = std::min(row.readings.size(), begin + settings_.batch_readings);
-      codec::Envelope e = make(row.first_seq + begin, row.first_seq + end - 1);
-      e.readings.assign(
-          std::make_move_iterator(row.readings.begin() + static_cast<ptrdiff_t>(begin)),
-          std::make_move_iterator(row.readings.begin() + static_cast<ptrdiff_t>(end)));
-      if (whole && settings_.format == codec::EnvelopeFormat::kBinary) {
-        e.readings_blob = std::move(row.blob);  // shipped as stored when it fits
-      }
-      WEIR_RETURN_IF_ERROR(emit(e, end - begin, 0));
-    }
   }
-  return flush_defects();
+  uint64_t prev = e.prev_seq;
+  for (codec::EncodedEnvelope& piece : *pieces) {
+    Piece p = PieceOf(e, piece.first_seq, piece.last_seq, prev);
+    p.bytes = std::move(piece.bytes);
+    prev = p.last_seq;
+    lane.ready.push_back(std::move(p));
+  }
+  lane.read_upto = e.last_seq;
+  return Status::Ok();
 }
 
 bool Forwarder::NextPiece(LaneState& lane, Piece* piece) {
@@ -383,69 +496,92 @@ bool Forwarder::NextPiece(LaneState& lane, Piece* piece) {
   if (lane.ready.empty()) return false;
   *piece = std::move(lane.ready.front());
   lane.ready.pop_front();
+  // A range given up before a reconnect is sent as its gap again, not retried.
+  auto given_up = lane.given_up.find(piece->first_seq);
+  if (given_up != lane.given_up.end() && given_up->second.last_seq == piece->last_seq) {
+    *piece = given_up->second;
+  }
   return true;
+}
+
+Status Forwarder::Send(LaneState& lane, Inflight& entry) {
+  auto token = client_.Publish(TopicOf(lane.lane), entry.piece.bytes, 1, false);
+  if (!token.ok()) return token.status();
+  entry.token = *token;
+  token_lane_[*token] = lane.lane;
+  ++inflight_;
+  std::lock_guard lock(mu_);
+  ++counters_.messages_sent;
+  return Status::Ok();
+}
+
+bool Forwarder::FillLane(LaneState& lane, Clock::TimePoint now, bool* stop) {
+  if (Inflight* held = FirstRefused(lane)) {
+    // Narrowed to the refused message: only it may go, when its retry is due.
+    if (held->token != 0 || now < held->retry_at) return false;
+    const Status s = Send(lane, *held);
+    if (s.ok()) return true;
+    if (s.code() != StatusCode::kOutOfRange) {
+      *stop = true;
+      return false;
+    }
+    GiveUp(lane, *held, "too_large", std::string(s.message()));  // the gap goes next
+    return true;
+  }
+  Piece piece;
+  if (!NextPiece(lane, &piece)) return false;
+  const uint64_t published_before = lane.last_published;
+  lane.last_published = piece.last_seq;
+  Inflight& entry = lane.inflight.emplace_back();
+  entry.piece = std::move(piece);
+  if (!entry.piece.dead_reason.empty()) {
+    const std::string reason = entry.piece.dead_reason;
+    GiveUp(lane, entry, "too_large", reason);  // the gap goes next
+    return true;
+  }
+  auto refused = lane.refusals.find(entry.piece.first_seq);
+  if (refused != lane.refusals.end() && refused->second.first == entry.piece.last_seq) {
+    // Refused before the connection broke: the lane narrows to it again, tries counted on.
+    entry.refused = true;
+    entry.attempts = refused->second.second;
+    entry.retry_at = now + lane.refusal_backoff.Next();
+    return true;
+  }
+  const Status s = Send(lane, entry);
+  if (s.ok()) return true;
+  if (s.code() == StatusCode::kOutOfRange) {
+    // Over the broker's packet limit: encode what follows again under a smaller cap.
+    const size_t size = entry.piece.bytes.size();
+    learned_cap_ = std::max(codec::kMinEnvelopeCapBytes, size / 2);
+    LogWarn("forward", "upstream packet limit: messages now at most " +
+                           std::to_string(learned_cap_) + " bytes");
+    if (size <= codec::kMinEnvelopeCapBytes) {
+      GiveUp(lane, entry, "too_large", std::string(s.message()));  // cannot get smaller
+    } else {
+      lane.inflight.pop_back();
+      lane.last_published = published_before;
+    }
+    lane.ready.clear();
+    lane.read_upto = lane.last_published;
+    return true;
+  }
+  // Not sent: put it back for the next turn (window full, or the connection is down and
+  // on_connection_lost will reset everything).
+  lane.ready.push_front(std::move(entry.piece));
+  lane.inflight.pop_back();
+  lane.last_published = published_before;
+  *stop = true;
+  return false;
 }
 
 void Forwarder::Fill() {
   const Clock::TimePoint now = clock_.Now();
-  while (inflight_ < settings_.max_inflight) {
+  bool stop = false;
+  while (!stop && inflight_ < settings_.max_inflight) {
     bool sent = false;
     for (LaneState& lane : lanes_) {  // defects first
-      // A rejected message waiting for its retry holds its lane back.
-      Inflight* retry = nullptr;
-      if (!lane.inflight.empty() && lane.inflight.back().token == 0 && !lane.inflight.back().done) {
-        retry = &lane.inflight.back();
-        if (now < retry->retry_at) continue;
-      }
-      Piece piece;
-      if (retry == nullptr && !NextPiece(lane, &piece)) continue;
-      if (retry == nullptr && !piece.dead_reason.empty()) {
-        DeadLetter(lane, piece, "too_large", piece.dead_reason);
-        lane.last_published = piece.last_seq;
-        lane.inflight.push_back({std::move(piece), 0, 1, true, {}});
-        AdvanceAcks(lane);
-        sent = true;
-        break;
-      }
-      const Piece& out = retry ? retry->piece : piece;
-      auto token = client_.Publish(TopicOf(lane.lane), out.bytes, 1, false);
-      if (!token.ok()) {
-        const StatusCode code = token.status().code();
-        if (code == StatusCode::kOutOfRange && retry == nullptr) {
-          // Over the broker's packet limit: encode from this piece again under a smaller cap.
-          learned_cap_ = std::max(codec::kMinEnvelopeCapBytes, out.bytes.size() / 2);
-          if (out.bytes.size() <= codec::kMinEnvelopeCapBytes) {
-            DeadLetter(lane, out, "too_large", token.status().message());
-            lane.inflight.push_back({std::move(piece), 0, 1, true, {}});
-            lane.last_published = lane.inflight.back().piece.last_seq;
-            AdvanceAcks(lane);
-          }
-          LogWarn("forward", "upstream packet limit: messages now at most " +
-                                 std::to_string(learned_cap_) + " bytes");
-          lane.ready.clear();
-          lane.read_upto = lane.last_published;
-          sent = true;
-          continue;
-        }
-        if (retry == nullptr) {
-          // Not sent: put it back for the next turn (window full, or the connection is down and
-          // on_connection_lost will reset everything).
-          lane.ready.push_front(std::move(piece));
-        }
-        return;
-      }
-      token_lane_[*token] = lane.lane;
-      ++inflight_;
-      if (retry != nullptr) {
-        retry->token = *token;
-      } else {
-        lane.last_published = piece.last_seq;
-        lane.inflight.push_back({std::move(piece), *token, 0, false, {}});
-      }
-      std::lock_guard lock(mu_);
-      ++counters_.messages_sent;
-      sent = true;
-      break;  // back to the defects lane first
+      sent = FillLane(lane, now, &stop);
+      if (sent || stop) break;  // after a message, back to the defects lane first
     }
     if (!sent) break;
   }
@@ -496,9 +632,8 @@ std::optional<Clock::TimePoint> Forwarder::NextWake() const {
   std::optional<Clock::TimePoint> wake = next_stats_at_;
   if (state_ == LinkState::kDisconnected) wake = std::min(*wake, pacer_.NextWake());
   for (const LaneState& lane : lanes_) {
-    if (!lane.inflight.empty() && lane.inflight.back().token == 0 && !lane.inflight.back().done) {
-      wake = std::min(*wake, lane.inflight.back().retry_at);
-    }
+    const Inflight* held = FirstRefused(lane);
+    if (held != nullptr && held->token == 0) wake = std::min(*wake, held->retry_at);
   }
   return wake;
 }

@@ -12,14 +12,18 @@
 //    over a prefix of acknowledged messages, so a gap in acknowledgements never moves it.
 //  - When the connection breaks, every unacknowledged message is sent again, in order, after
 //    the reconnect; after a restart the same happens from the persisted cursor. Duplicates carry
-//    the same (device, sequence) and are the only deviation (at-least-once).
-//  - After a loss it probes the upstream every 0.5–1 s and connects within a random spread once
-//    it answers; failed connects to a reachable broker back off (reconnect_pacer.h).
-//  - A message the broker rejects (an MQTT 5 reason code) is sent again, with the messages after
-//    it (to keep the order), after a backoff delay; after max_attempts tries it is written to the
-//    dead-letter table (source "upstream", reason code "rejected") and forwarding goes on. A
-//    record that cannot fit in any message (over the broker's packet limit even alone) is
-//    dead-lettered at once (reason code "too_large").
+//    the same (device, log id, lane, sequence) (at-least-once); with messages in flight that
+//    overtake one the broker refused (below) they are the only deviations from order.
+//  - After a loss it probes the upstream every 0.25–0.75 s and connects within a random spread
+//    once it answers; failed connects to a reachable broker back off (reconnect_pacer.h).
+//  - A message the broker refuses (an MQTT 5 reason code >= 0x80) narrows its lane's window to
+//    that message alone: nothing new is published in the lane until it is accepted or given up,
+//    so only what was already in flight can overtake it (its envelope's prev_seq tells the
+//    consumer what to wait for). It is sent again after a core/Backoff delay; after
+//    max_attempts tries the whole message goes to the dead-letter table (source "upstream",
+//    reason code "rejected") and a gap envelope with reason "rejected" is sent in its place, in
+//    order, before the lane moves on. A record that cannot fit in any message (over the broker's
+//    packet limit even alone) is given up the same way at once (reason code "too_large").
 //
 // Threads: one Worker thread ("weir-forward") does all the work; the MQTT callbacks only queue
 // events for it. Public methods are thread-safe. Stop() blocks until the thread has ended.
@@ -65,6 +69,7 @@ struct ForwarderSettings {
 
 struct ForwarderOptions {
   std::string device_id;
+  LogId log_id;  // the log's identity, carried by every envelope (store::Log::log_id())
   uint64_t boot_epoch = 0;
   std::string data_topic;     // <prefix>/<device>/data
   std::string defects_topic;  // <prefix>/<device>/defects
@@ -80,11 +85,12 @@ struct ForwarderCounters {
   uint64_t messages_acked = 0;
   uint64_t readings_acked = 0;  // readings in acknowledged messages (first time per sequence)
   uint64_t defects_acked = 0;
-  uint64_t gaps_sent = 0;     // gap envelopes acknowledged
-  uint64_t resends = 0;       // messages sent again after a reconnect or a rejection
-  uint64_t rejections = 0;    // messages the broker refused
-  uint64_t dead_letters = 0;  // messages given up on
-  uint64_t connects = 0;      // successful connections
+  uint64_t gaps_sent = 0;      // gap envelopes acknowledged
+  uint64_t rejected_gaps = 0;  // of which sent in place of records given up (reason "rejected")
+  uint64_t resends = 0;        // messages sent again after a reconnect or a rejection
+  uint64_t rejections = 0;     // messages the broker refused
+  uint64_t dead_letters = 0;   // messages given up on
+  uint64_t connects = 0;       // successful connections
   uint64_t connection_losses = 0;
   int inflight = 0;
   uint64_t acked_seq[2] = {0, 0};  // per lane (defects, readings)
@@ -130,19 +136,26 @@ class Forwarder {
     std::string bytes;
     uint64_t first_seq = 0;
     uint64_t last_seq = 0;
+    uint64_t prev_seq = 0;  // the envelope's prev_seq (a gap sent in its place keeps it)
     uint64_t readings = 0;
     uint64_t defects = 0;
     bool gap = false;
-    // Set when no message can carry these records (over any size limit): the piece is
-    // dead-lettered with this reason when its turn comes, so acknowledgements stay in order.
+    uint64_t gap_records = 0;       // for a gap: the records it stands for
+    bool rejection_gap = false;     // a gap sent in place of records given up
+    TimeMicros oldest_time_us = 0;  // event-time range of the records (for a gap in its place)
+    TimeMicros newest_time_us = 0;
+    // Set when no message can carry these records (over any size limit): the piece is given up
+    // with this reason when its turn comes, so acknowledgements stay in order.
     std::string dead_reason;
   };
   struct Inflight {
     Piece piece;
     transport::PublishToken token = 0;  // 0: not published (waiting for a retry)
     uint32_t attempts = 0;
-    bool done = false;  // acknowledged, or given up on (dead-lettered)
+    bool done = false;  // acknowledged, or given up on for good
     Clock::TimePoint retry_at{};
+    // Refused at least once and not settled: the lane's window is narrowed to it.
+    bool refused = false;
   };
   struct LaneState {
     Lane lane = Lane::kReadings;
@@ -152,6 +165,16 @@ class Forwarder {
     std::deque<Piece> ready;      // encoded, not yet published
     std::deque<Inflight> inflight;
     bool exhausted = false;  // the last read found no more committed rows
+    // Delays between tries of a refused message; reset when it is settled.
+    Backoff refusal_backoff{BackoffOptions{}};
+    // Ranges given up (first_seq -> the gap piece sent in their place), kept across reconnects
+    // (not across restarts) so a resend sends the gap again instead of retrying the records and
+    // dead-lettering them twice. Pruned as the cursor passes them.
+    std::map<uint64_t, Piece> given_up;
+    // Refusals counted so far per range (first_seq -> last_seq, tries), kept across reconnects
+    // (not across restarts): a broker that drops the connection after each refusal (mosquitto
+    // 2.0.11 with max_queued_messages 0 does) must not reset the count and retry forever.
+    std::map<uint64_t, std::pair<uint64_t, uint32_t>> refusals;
   };
 
   Forwarder(ForwarderOptions options, transport::MqttClient& client, StoreStage& stage,
@@ -163,10 +186,34 @@ class Forwarder {
   void PushEvent(Event event);
   void HandleEvents();
   void OnDelivered(uint64_t token, const Status& result);
+  void OnRefused(LaneState& lane, Inflight& m, const Status& result);
   void ResetLanes();
   void Fill();
+  // Publishes the lane's next message; false when nothing was sent. `stop` is set when the
+  // client cannot take more now (window full, or disconnected).
+  bool FillLane(LaneState& lane, Clock::TimePoint now, bool* stop);
   bool NextPiece(LaneState& lane, Piece* piece);
   Status ReadMore(LaneState& lane);
+  Status ReadRow(LaneState& lane, store::StoredRecord& row, codec::Envelope& defects);
+  // Emits the pending defects envelope (consecutive defect rows), if any, and clears it.
+  Status FlushDefects(LaneState& lane, codec::Envelope& defects);
+  // The piece of `envelope` covering first..last (counts and event-time range; no bytes).
+  static Piece PieceOf(const codec::Envelope& envelope, uint64_t first, uint64_t last,
+                       uint64_t prev);
+  // Publishes `entry` and tracks it in flight; the client's error otherwise.
+  Status Send(LaneState& lane, Inflight& entry);
+  // Encodes `envelope` into ready pieces (split under the size cap).
+  Status Emit(LaneState& lane, const codec::Envelope& envelope);
+  codec::Envelope Header(Lane lane, uint64_t first, uint64_t last, uint64_t prev) const;
+  // The one builder of gap envelopes, for every kind of loss (evicted, damaged, rejected).
+  codec::Envelope GapEnvelope(Lane lane, uint64_t first, uint64_t last, uint64_t prev,
+                              uint64_t records, TimeMicros oldest, TimeMicros newest,
+                              std::string reason) const;
+  // Gives `entry` up: its whole message to the dead letters, and a "rejected" gap in its place,
+  // published next (the lane stays narrowed until the gap is accepted).
+  void GiveUp(LaneState& lane, Inflight& entry, std::string_view code, const std::string& reason);
+  static Inflight* FirstRefused(LaneState& lane);
+  static const Inflight* FirstRefused(const LaneState& lane);
   void AdvanceAcks(LaneState& lane);
   void DeadLetter(const LaneState& lane, const Piece& piece, std::string_view code,
                   const std::string& reason);

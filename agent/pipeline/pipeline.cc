@@ -37,6 +37,7 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Start(PipelineOptions options,
     intake.parse = [ingest](const store::IntakeEntry& e) { return ingest->ParseEntry(e); };
   }
   options.forward.log_path = log->options().path;
+  options.forward.log_id = log->log_id();
   Pipeline* raw = p.get();
   // The forwarder starts after the store (it reads the cursor the store loaded), but the store's
   // commit callback needs the forwarder: it looks it up through the pipeline, and a commit before

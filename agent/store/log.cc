@@ -88,6 +88,7 @@ class LogImpl {
   static Status OpenConnection(Log& log, bool fresh);
   static Status QuarantineFile(Log& log, const Status& why);
   static Status FinishOpen(Log& log, bool distrust_meta);
+  static Status LoadOrAssignLogId(Log& log);
   static Status PrepareStatements(Log& log);
   static Status InsertRow(Log& log, const RowHeader& h, uint64_t raw_bytes, std::string_view blob);
   static Status SetMeta(Log& log, std::string_view key, int64_t value);
@@ -247,6 +248,7 @@ Status LogImpl::FinishOpen(Log& log, bool /*distrust_meta*/) {
   WEIR_RETURN_IF_ERROR(Exec(log.db_, "BEGIN IMMEDIATE"));
   WEIR_RETURN_IF_ERROR(SetMeta(log, "schema_version", internal::kSchemaVersion));
   WEIR_RETURN_IF_ERROR(SetMeta(log, "next_seq", static_cast<int64_t>(log.next_seq_)));
+  WEIR_RETURN_IF_ERROR(LoadOrAssignLogId(log));
   for (const auto& key : log.pending_->dirty) {  // cursors salvaged from a quarantined file
     Stmt& u = log.pending_->upsert_cursor;
     u.BindText(1, key.first);
@@ -260,6 +262,26 @@ Status LogImpl::FinishOpen(Log& log, bool /*distrust_meta*/) {
     log.recovery_.integrity_ok = false;
   }
   return EnforceQuota(log);
+}
+
+// Inside FinishOpen's transaction: reads the log id, or makes one for a log that has none (a new
+// log, or one written before log ids: FORMAT.md "Log id" says why a new identity for its records
+// is acceptable).
+Status LogImpl::LoadOrAssignLogId(Log& log) {
+  WEIR_ASSIGN_OR_RETURN(int64_t hi, internal::ReadMeta(log.db_, "log_id_hi", 0));
+  WEIR_ASSIGN_OR_RETURN(int64_t lo, internal::ReadMeta(log.db_, "log_id_lo", 0));
+  log.log_id_ = LogId{static_cast<uint64_t>(hi), static_cast<uint64_t>(lo)};
+  if (!log.log_id_.empty()) return Status::Ok();
+  log.log_id_ = LogId::Random();
+  if (log.recovery_.file_quarantined) {
+    log.recovery_.notes.push_back("the log re-created after quarantine has a new log id " +
+                                  log.log_id_.ToHex());
+  } else if (!log.recovery_.created) {
+    log.recovery_.notes.push_back("the log had no log id (written before log ids); assigned " +
+                                  log.log_id_.ToHex());
+  }
+  WEIR_RETURN_IF_ERROR(SetMeta(log, "log_id_hi", static_cast<int64_t>(log.log_id_.hi)));
+  return SetMeta(log, "log_id_lo", static_cast<int64_t>(log.log_id_.lo));
 }
 
 Status LogImpl::PrepareStatements(Log& log) {
@@ -556,7 +578,9 @@ Status Log::AppendDeadLetter(const DeadLetter& letter) {
     return FailedPrecondition("log refuses writes after an earlier error: " + sticky_.ToString());
   }
   DeadLetter& d = pending_->dead_letters.emplace_back(letter);
-  if (d.payload_head.size() > kDeadLetterHeadBytes) d.payload_head.resize(kDeadLetterHeadBytes);
+  if (!d.keep_whole_payload && d.payload_head.size() > kDeadLetterHeadBytes) {
+    d.payload_head.resize(kDeadLetterHeadBytes);
+  }
   ++buffered_records_;
   if (!first_buffered_at_) first_buffered_at_ = clock_.Now();
   return Status::Ok();

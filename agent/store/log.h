@@ -26,6 +26,7 @@
 
 #include "agent/codec/batch_codec.h"
 #include "agent/core/clock.h"
+#include "agent/core/log_id.h"
 #include "agent/core/record.h"
 #include "agent/core/status.h"
 
@@ -137,9 +138,14 @@ struct DeadLetter {
   std::string topic;
   std::string reason_code;  // short, stable, counted: "malformed", "too_large", "rejected", ...
   std::string reason;       // the full human-readable message
-  // The first bytes of the payload; AppendDeadLetter truncates to kDeadLetterHeadBytes.
+  // The first bytes of the payload; AppendDeadLetter truncates to kDeadLetterHeadBytes unless
+  // keep_whole_payload. Holds the whole payload when its size equals payload_bytes.
   std::string payload_head;
   uint64_t payload_bytes = 0;  // the payload's full size
+  // Keep the whole payload, not only its head: set for messages the upstream refused for good,
+  // which are records weir had promised to deliver (FORMAT.md "Dead letters"). Not stored as
+  // such; reads tell by payload_head.size() == payload_bytes.
+  bool keep_whole_payload = false;
 };
 inline constexpr size_t kDeadLetterHeadBytes = 256;
 
@@ -199,6 +205,9 @@ struct CursorStats {
 };
 
 struct LogStats {
+  // The log's identity (FORMAT.md "Log id"); empty for a log written before log ids that no
+  // writer has opened since.
+  LogId log_id;
   LaneStats readings;
   LaneStats defects;
   uint64_t stored_bytes = 0;     // file + WAL size on disk
@@ -239,11 +248,12 @@ class Log {
   Result<CommitResult> Append(std::span<const Reading> readings);
   // Buffers one defect; same rules as Append.
   Result<CommitResult> AppendDefect(const Defect& defect);
-  // Buffers a dead letter (copied, payload_head truncated to kDeadLetterHeadBytes). It is written
-  // by the next commit (Commit, CommitIfDue, or one an Append triggers), in the same transaction
-  // as the readings; it counts toward buffered_records() and NextCommitDeadline(). Never commits
-  // by itself (so no CommitResult is lost) and never refused for the quota: only the sticky write
-  // error refuses it (FailedPrecondition).
+  // Buffers a dead letter (copied, payload_head truncated to kDeadLetterHeadBytes unless
+  // letter.keep_whole_payload). It is written by the next commit (Commit, CommitIfDue, or one an
+  // Append triggers), in the same transaction as the readings; it counts toward
+  // buffered_records() and NextCommitDeadline(). Never commits by itself (so no CommitResult is
+  // lost) and never refused for the quota: only the sticky write error refuses it
+  // (FailedPrecondition).
   Status AppendDeadLetter(const DeadLetter& letter);
 
   // The intake journal's mark (intake_journal.h): the messages numbered up to `mark` are in the
@@ -287,6 +297,9 @@ class Log {
   Status Compact();
 
   uint64_t last_committed_seq() const { return next_seq_ - 1; }
+  // The log's random 128-bit identity, made when the log was created (or at the first open of a
+  // log written before log ids); never empty once Open returned. FORMAT.md "Log id".
+  const LogId& log_id() const { return log_id_; }
   // OK, or the write error that made the log refuse writes until reopened.
   const Status& sticky_error() const { return sticky_; }
   const EvictionStats& evictions() const { return evictions_; }
@@ -302,6 +315,7 @@ class Log {
   RecoveryReport recovery_;
   Status sticky_;
   uint64_t next_seq_ = 1;
+  LogId log_id_;
   uint64_t seq_reserved_ = 0;  // sequences below this are reserved in the side file
   EvictionStats evictions_;
   std::unique_ptr<Pending> pending_;

@@ -239,6 +239,9 @@ Result<LogStats> ComputeStats(sqlite3* db, const std::filesystem::path& path) {
   st.quarantined_rows = static_cast<uint64_t>(quarantined);
   WEIR_ASSIGN_OR_RETURN(int64_t next_seq, ReadMeta(db, "next_seq", 1));
   st.next_seq = static_cast<uint64_t>(next_seq);
+  WEIR_ASSIGN_OR_RETURN(int64_t id_hi, ReadMeta(db, "log_id_hi", 0));
+  WEIR_ASSIGN_OR_RETURN(int64_t id_lo, ReadMeta(db, "log_id_lo", 0));
+  st.log_id = LogId{static_cast<uint64_t>(id_hi), static_cast<uint64_t>(id_lo)};
   WEIR_ASSIGN_OR_RETURN(int64_t v, ReadMeta(db, "acked_rows_deleted", 0));
   st.evictions.acked_rows_deleted = static_cast<uint64_t>(v);
   WEIR_ASSIGN_OR_RETURN(v, ReadMeta(db, "rows_evicted", 0));

@@ -173,12 +173,20 @@ bool AgentRig::WaitForFreshStatus(milliseconds timeout) const {
       timeout);
 }
 
-bool AgentRig::StartSink() {
-  sink_ = std::make_unique<Subprocess>(
-      std::vector<std::string>{WeirBinary().string(), "sink", "--broker", upstream_->url(),
-                               "--report", (dir_ / "sink.json").string(), "--out",
-                               (dir_ / "sink.jsonl").string(), "--client-id", "it-sink", "--quiet"},
-      "/dev/null", dir_ / "sink.err");
+bool AgentRig::StartSink(const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {WeirBinary().string(),
+                                   "sink",
+                                   "--broker",
+                                   upstream_->url(),
+                                   "--report",
+                                   (dir_ / "sink.json").string(),
+                                   "--out",
+                                   (dir_ / "sink.jsonl").string(),
+                                   "--client-id",
+                                   "it-sink",
+                                   "--quiet"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  sink_ = std::make_unique<Subprocess>(argv, "/dev/null", dir_ / "sink.err");
   return WaitFor([&] { return !sink_->running() || SinkReport().value("subscribed", false); }) &&
          sink_->running();
 }

@@ -96,9 +96,10 @@ class AgentRig {
   bool WaitForFreshStatus(std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
 
   // ---- the oracle (`weir sink`) ----
-  // Starts `weir sink` on the upstream broker (report sink.json, readings sink.jsonl) and waits
-  // until its report says it is subscribed.
-  bool StartSink();
+  // Starts `weir sink` on the upstream broker (report sink.json, readings sink.jsonl), with
+  // `extra` options (e.g. {"--reorder-window", "30s"}), and waits until its report says it is
+  // subscribed.
+  bool StartSink(const std::vector<std::string>& extra = {});
   // The latest report (rewritten every second), or an empty object.
   nlohmann::json SinkReport() const;
   uint64_t SinkDelivered() const;  // lanes.readings.delivered of the latest report

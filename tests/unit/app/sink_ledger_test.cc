@@ -151,6 +151,51 @@ TEST(SinkLedger, DevicesAndLanesAreCountedSeparately) {
   EXPECT_EQ(ledger.Total().delivered, 12u);
 }
 
+TEST(SinkLedger, ANewLogOfTheSameDeviceIsNewDataNotDuplicates) {
+  // The state directory was wiped: the device's new log restarts its sequences at 1.
+  SinkLedger ledger;
+  codec::Envelope old_log = Readings(1, 10, 0, /*epoch=*/7);
+  old_log.log_id = LogId{1, 2};
+  codec::Envelope new_log = Readings(1, 10, 0, /*epoch=*/1);
+  new_log.log_id = LogId{3, 4};
+  ledger.Observe(old_log, kT0);
+  const auto d = ledger.Observe(new_log, kT0);
+  EXPECT_EQ(d.readings.size(), 10u);
+  const LaneCounters r = ledger.ForLane(Lane::kReadings);
+  EXPECT_EQ(r.delivered, 20u);
+  EXPECT_EQ(r.duplicates, 0u);
+  EXPECT_EQ(r.order_violations, 0u);
+  EXPECT_EQ(r.silent_gaps, 0u);
+  EXPECT_EQ(ledger.devices(), 1u);
+  EXPECT_EQ(ledger.logs(), 2u);
+  EXPECT_EQ(ledger.restarts(), 0u);  // boot epochs count within one log
+  // The same log's records again are duplicates.
+  ledger.Observe(new_log, kT0);
+  EXPECT_EQ(ledger.ForLane(Lane::kReadings).duplicates, 10u);
+  EXPECT_EQ(ledger.ToJson()["logs"], 2);
+}
+
+TEST(SinkLedger, GapKindsAreCountedByTheReasonsFirstWord) {
+  SinkLedger ledger;
+  codec::Envelope rejected = GapRecord(1, 10, 0);
+  rejected.gap->reason = "rejected: broker answered Packet too large (reason 149)";
+  ledger.Observe(rejected, kT0);
+  codec::Envelope damaged = GapRecord(11, 12, 10);
+  damaged.gap->reason = "damaged on the device";
+  ledger.Observe(damaged, kT0);
+  ledger.Observe(GapRecord(13, 15, 12), kT0);  // "quota": an older agent's eviction
+  const LaneCounters r = ledger.ForLane(Lane::kReadings);
+  EXPECT_EQ(r.gap_records, 3u);
+  EXPECT_EQ(r.rejected_records, 10u);
+  EXPECT_EQ(r.damaged_records, 2u);
+  EXPECT_EQ(r.evicted_records, 3u);
+  const auto json = ledger.ToJson();
+  EXPECT_EQ(json["gaps"][0]["kind"], "rejected");
+  EXPECT_EQ(json["gaps"][1]["kind"], "damaged");
+  EXPECT_EQ(json["gaps"][2]["kind"], "evicted");
+  EXPECT_EQ(json["lanes"]["readings"]["rejected_records"], 10);
+}
+
 TEST(SinkLedger, LatencyPercentilesAreWithinTwoPercent) {
   SinkLedger ledger;
   // Readings 1..100 with event times kT0 + s ms, all received at kT0 + 200 ms: latencies 100..199

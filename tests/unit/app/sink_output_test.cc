@@ -52,9 +52,9 @@ TEST(SinkOutput, CsvQuotesFieldsWithCommas) {
   ASSERT_TRUE((*out)->Write(TwoReadings(), d).ok());
   ASSERT_TRUE((*out)->Flush().ok());
   EXPECT_EQ(weir::testing::ReadFileBytes(dir / "r.csv"),
-            "device,seq,sensor,ts,time_us,value,quality\n"
-            "gw-1,7,\"boiler,temp\",2023-11-14T22:13:20Z,1700000000000000,21.5,0\n"
-            "gw-1,8,\"boiler,temp\",2023-11-14T22:13:21Z,1700000001000000,22,3\n");
+            "device,seq,sensor,ts,time_us,value,quality,log_id\n"
+            "gw-1,7,\"boiler,temp\",2023-11-14T22:13:20Z,1700000000000000,21.5,0,\n"
+            "gw-1,8,\"boiler,temp\",2023-11-14T22:13:21Z,1700000001000000,22,3,\n");
 }
 
 TEST(SinkOutput, LogReceivesTheReadingsThroughTheStore) {

@@ -199,6 +199,55 @@ TEST(EnvelopeCodec, JsonHasTheDocumentedShape) {
                     R"("ts":"2023-11-14T22:13:20Z","value":20.0}],"sent_at_us":1700000000500000})");
 }
 
+TEST_P(EnvelopeRoundTrip, TheLogIdComesBack) {
+  Envelope e = ReadingsEnvelope(3);
+  e.log_id = LogId{0x0123456789abcdefULL, 0xfedcba9876543210ULL};
+  auto bytes = EncodeEnvelope(e, GetParam());
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  auto back = DecodeEnvelope(*bytes);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->log_id, e.log_id);
+  EXPECT_EQ(*back, e);
+}
+
+TEST(EnvelopeCodec, TheLogIdIsSixteenBytesInBinaryAndHexInJson) {
+  Envelope e = ReadingsEnvelope(1);
+  e.log_id = LogId{0x0123456789abcdefULL, 0xfedcba9876543210ULL};
+  auto json = EncodeEnvelope(e, EnvelopeFormat::kJson);
+  ASSERT_TRUE(json.ok());
+  EXPECT_NE(json->find(R"("log_id":"0123456789abcdeffedcba9876543210")"), std::string::npos);
+  auto binary = EncodeEnvelope(e, EnvelopeFormat::kBinary);
+  ASSERT_TRUE(binary.ok());
+  EXPECT_NE(binary->find(std::string("\x6a\x10") + e.log_id.ToBytes()), std::string::npos);
+  // An envelope from a writer that predates log ids decodes with the empty id.
+  auto old = DecodeEnvelope(*EncodeEnvelope(ReadingsEnvelope(1), EnvelopeFormat::kBinary));
+  ASSERT_TRUE(old.ok());
+  EXPECT_TRUE(old->log_id.empty());
+}
+
+TEST(EnvelopeCodec, ALogIdOfTheWrongSizeIsRejectedNamingIt) {
+  auto json = DecodeEnvelope(
+      R"({"device_id":"d","log_id":"abc","boot_epoch":0,"lane":"readings","first_seq":1,)"
+      R"("last_seq":1,"prev_seq":0,"sent_at_us":0,"readings":[{"seq":1,"sensor":"s",)"
+      R"("ts":"x","time_us":1,"value":1,"quality":0}]})");
+  EXPECT_EQ(json.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(json.status().message().find("log_id"), std::string::npos) << json.status().ToString();
+  auto bytes = EncodeEnvelope(ReadingsEnvelope(1), EnvelopeFormat::kBinary);
+  ASSERT_TRUE(bytes.ok());
+  // Field 13 (log_id), length-delimited, 5 bytes: appended fields are valid protobuf.
+  auto binary = DecodeEnvelope(*bytes + std::string("\x6a\x05short"));
+  EXPECT_EQ(binary.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(binary.status().message().find("log_id"), std::string::npos)
+      << binary.status().ToString();
+}
+
+TEST(EnvelopeCodec, GapReasonKindIsTheFirstWord) {
+  EXPECT_EQ(GapReasonKind("rejected: broker said no"), "rejected");
+  EXPECT_EQ(GapReasonKind("damaged on the device"), "damaged");
+  EXPECT_EQ(GapReasonKind("quota"), "quota");
+  EXPECT_EQ(GapReasonKind(""), "");
+}
+
 TEST(EnvelopeCodec, ReadingCountThatContradictsTheRangeIsRejectedNamingLastSeq) {
   Envelope e = ReadingsEnvelope(5);
   e.last_seq += 1;

@@ -33,6 +33,7 @@ class ForwarderTest : public ::testing::Test {
     lo.synchronous = store::Synchronous::kNormal;
     auto log = store::Log::Open(lo, SystemClock::Instance());
     ASSERT_TRUE(log.ok()) << log.status().ToString();
+    log_id_ = (*log)->log_id();
     queue_ = std::make_unique<IngestQueue>(1024);
     auto stage =
         StoreStage::Start(std::move(*log), *queue_, {}, SystemClock::Instance(), detect, [this] {
@@ -43,6 +44,7 @@ class ForwarderTest : public ::testing::Test {
     client_ = std::make_unique<FakeMqttClient>(1024);
     ForwarderOptions fo;
     fo.device_id = "gw";
+    fo.log_id = log_id_;
     fo.boot_epoch = 1;
     fo.data_topic = "weir/gw/data";
     fo.defects_topic = "weir/gw/defects";
@@ -106,7 +108,44 @@ class ForwarderTest : public ::testing::Test {
         << stage_->acked(Lane::kReadings);
   }
 
+  // The envelope published with `token`.
+  codec::Envelope PublishedEnvelope(transport::PublishToken token) const {
+    for (const auto& p : client_->published()) {
+      if (p.token != token) continue;
+      auto e = codec::DecodeEnvelope(p.payload);
+      EXPECT_TRUE(e.ok()) << e.status().ToString();
+      return e.ok() ? *e : codec::Envelope();
+    }
+    ADD_FAILURE() << "no message with token " << token;
+    return {};
+  }
+
+  // Waits until a message published after the first `after` messages covers `first_seq`, and
+  // returns its token (0 on timeout).
+  transport::PublishToken WaitForPublished(size_t after, uint64_t first_seq) const {
+    transport::PublishToken token = 0;
+    WaitFor([&] {
+      const auto published = client_->published();
+      for (size_t i = after; i < published.size(); ++i) {
+        auto e = codec::DecodeEnvelope(published[i].payload);
+        if (e.ok() && e->first_seq == first_seq) token = published[i].token;
+      }
+      return token != 0;
+    });
+    return token;
+  }
+
+  std::vector<store::StoredDeadLetter> DeadLetters() {
+    auto reader = store::LogReader::Open(dir_ / "log.db");
+    EXPECT_TRUE(reader.ok()) << reader.status().ToString();
+    if (!reader.ok()) return {};
+    auto letters = (*reader)->ReadDeadLetters(0, 100);
+    EXPECT_TRUE(letters.ok()) << letters.status().ToString();
+    return letters.ok() ? *letters : std::vector<store::StoredDeadLetter>{};
+  }
+
   TempDir dir_;
+  LogId log_id_;
   std::unique_ptr<IngestQueue> queue_;
   std::unique_ptr<StoreStage> stage_;
   std::unique_ptr<FakeMqttClient> client_;
@@ -148,9 +187,11 @@ TEST_F(ForwarderTest, ForwardsCommittedReadingsInOrderAndMovesTheCursorOnAcks) {
   auto envelopes = Decoded();
   // One envelope per stored chunk (chunks follow the group commits), at most 100 readings each.
   ASSERT_GE(envelopes.size(), 10u);
+  ASSERT_FALSE(log_id_.empty());
   for (const auto& e : envelopes) {
     EXPECT_LE(e.readings.size(), 100u);
     EXPECT_EQ(e.device_id, "gw");
+    EXPECT_EQ(e.log_id, log_id_);  // the identity of this log, in every envelope
     EXPECT_EQ(e.boot_epoch, 1u);
   }
   ExpectContiguousReadings(envelopes, 1000);
@@ -230,48 +271,169 @@ TEST_F(ForwarderTest, ARestartResendsFromThePersistedCursor) {
   EXPECT_EQ(first->last_seq, 30u);
 }
 
-TEST_F(ForwarderTest, ARejectedMessageIsRetriedThenDeadLetteredAndForwardingGoesOn) {
+TEST_F(ForwarderTest, ARefusedMessageNarrowsItsLaneToItselfUntilItIsAccepted) {
+  Start(Small(4, 10));
+  Feed(60);
+  Connect();
+  ASSERT_TRUE(WaitFor([&] { return client_->pending().size() == 4; }));
+  const auto first = client_->pending();  // 1..10, 11..20, 21..30, 31..40
+  const size_t sent_before = client_->published().size();
+  ASSERT_TRUE(client_->Ack(first[1], FailedPrecondition("broker: not authorized")));
+  // What was already in flight behind it may overtake it; nothing new is published meanwhile.
+  ASSERT_TRUE(client_->Ack(first[0]));
+  ASSERT_TRUE(client_->Ack(first[2]));
+  ASSERT_TRUE(client_->Ack(first[3]));
+  const transport::PublishToken retry = WaitForPublished(sent_before, 11);
+  ASSERT_NE(retry, 0u);
+  ASSERT_TRUE(WaitFor([&] { return stage_->acked(Lane::kReadings) == 10; }));
+  EXPECT_EQ(client_->published().size(), sent_before + 1);  // the retry alone
+  EXPECT_EQ(client_->pending(), std::vector<transport::PublishToken>{retry});
+  const codec::Envelope again = PublishedEnvelope(retry);
+  EXPECT_EQ(again.first_seq, 11u);
+  EXPECT_EQ(again.last_seq, 20u);
+  EXPECT_EQ(again.prev_seq, 10u);  // what a consumer holding 21..40 waits for
+  // Accepted: the cursor jumps over what overtook it and the window opens again.
+  ASSERT_TRUE(client_->Ack(retry));
+  ASSERT_TRUE(WaitFor([&] { return stage_->acked(Lane::kReadings) >= 40; }));
+  AckUntilAcked(60);
+  const auto all = Decoded();
+  for (size_t i = sent_before + 1; i < all.size(); ++i) EXPECT_GT(all[i].first_seq, 40u);
+  const auto c = forwarder_->counters();
+  EXPECT_EQ(c.rejections, 1u);
+  EXPECT_EQ(c.dead_letters, 0u);
+  EXPECT_EQ(c.readings_acked, 60u);  // every reading once: nothing behind it was sent twice
+  EXPECT_EQ(client_->published().size(), 7u);
+}
+
+TEST_F(ForwarderTest, AfterMaxAttemptsTheRefusedRangeGoesUpAsARejectedGapAndItsMessageIsKept) {
   ForwarderSettings s = Small(4, 10);
   s.max_attempts = 2;
+  s.format = codec::EnvelopeFormat::kJson;  // 10 readings: well over 256 bytes
+  Start(s);
+  Feed(30);
+  Connect();
+  ASSERT_TRUE(WaitFor([&] { return client_->pending().size() == 3; }));
+  const auto first = client_->pending();
+  const std::string refused_bytes = client_->published()[0].payload;
+  ASSERT_GT(refused_bytes.size(), store::kDeadLetterHeadBytes);
+  ASSERT_TRUE(client_->Ack(first[0], OutOfRange("broker: packet too large")));
+  ASSERT_TRUE(client_->Ack(first[1]));
+  ASSERT_TRUE(client_->Ack(first[2]));
+  const transport::PublishToken retry = WaitForPublished(3, 1);
+  ASSERT_NE(retry, 0u);
+  EXPECT_FALSE(PublishedEnvelope(retry).gap.has_value());
+  ASSERT_TRUE(client_->Ack(retry, OutOfRange("broker: packet too large")));
+  // Given up: a gap envelope in its place, the lane still held to it.
+  const transport::PublishToken gap_token = WaitForPublished(4, 1);
+  ASSERT_NE(gap_token, 0u);
+  const codec::Envelope gap = PublishedEnvelope(gap_token);
+  ASSERT_TRUE(gap.gap.has_value());
+  EXPECT_EQ(gap.first_seq, 1u);
+  EXPECT_EQ(gap.last_seq, 10u);
+  EXPECT_EQ(gap.prev_seq, 0u);
+  EXPECT_EQ(gap.log_id, log_id_);
+  EXPECT_EQ(gap.gap->records, 10u);
+  EXPECT_EQ(codec::GapReasonKind(gap.gap->reason), "rejected");
+  EXPECT_EQ(gap.gap->oldest_time_us, kT0);
+  EXPECT_EQ(gap.gap->newest_time_us, kT0 + 9000);
+  EXPECT_EQ(stage_->acked(Lane::kReadings), 0u);
+  EXPECT_EQ(client_->published().size(), 5u);
+  ASSERT_TRUE(client_->Ack(gap_token));
+  AckUntilAcked(30);
+  const auto c = forwarder_->counters();
+  EXPECT_EQ(c.rejections, 2u);
+  EXPECT_EQ(c.dead_letters, 1u);
+  EXPECT_EQ(c.rejected_gaps, 1u);
+  EXPECT_EQ(c.readings_acked, 20u);
+  StopAll();
+  const auto letters = DeadLetters();
+  ASSERT_EQ(letters.size(), 1u);
+  const store::DeadLetter& letter = letters[0].letter;
+  EXPECT_EQ(letter.source, "upstream");
+  EXPECT_EQ(letter.reason_code, "rejected");
+  EXPECT_EQ(letter.topic, "weir/gw/data");
+  EXPECT_EQ(letter.payload_bytes, refused_bytes.size());
+  EXPECT_EQ(letter.payload_head, refused_bytes);  // the whole message, not its first bytes
+  auto kept = codec::DecodeEnvelope(letter.payload_head);
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  EXPECT_EQ(kept->readings.size(), 10u);
+}
+
+TEST_F(ForwarderTest, ARangeGivenUpIsSentAsItsGapAgainAfterAReconnect) {
+  ForwarderSettings s = Small(2, 10);
+  s.max_attempts = 1;
   Start(s);
   Feed(20);
   Connect();
   ASSERT_TRUE(WaitFor([&] { return client_->pending().size() == 2; }));
-  const auto first = client_->pending();
-  ASSERT_TRUE(client_->Ack(first[0], FailedPrecondition("broker: not authorized")));
-  // The rejected message is sent again, and the one after it too (to keep the order).
-  ASSERT_TRUE(WaitFor([&] {
-    auto p = client_->pending();
-    return std::find(p.begin(), p.end(), first[0]) == p.end() && p.size() >= 2 &&
-           p.back() != first[1];
-  }));
-  auto retried = codec::DecodeEnvelope(client_->published()[2].payload);
-  ASSERT_TRUE(retried.ok());
-  EXPECT_EQ(retried->first_seq, 1u);
-  // Second refusal: dead-lettered; the next message carries on.
-  transport::PublishToken token = 0;
-  ASSERT_TRUE(WaitFor([&] {
-    for (const auto& p : client_->published()) {
-      auto e = codec::DecodeEnvelope(p.payload);
-      if (p.token != first[0] && e.ok() && e->first_seq == 1) token = p.token;
-    }
-    return token != 0;
-  }));
-  ASSERT_TRUE(client_->Ack(token, FailedPrecondition("broker: not authorized")));
+  ASSERT_TRUE(client_->Ack(client_->pending()[0], FailedPrecondition("broker: not authorized")));
+  ASSERT_NE(WaitForPublished(2, 1), 0u);  // the gap
+  ASSERT_TRUE(client_->DropConnection());
+  const size_t before = client_->published().size();
+  Connect();
+  const transport::PublishToken again = WaitForPublished(before, 1);
+  ASSERT_NE(again, 0u);
+  EXPECT_TRUE(PublishedEnvelope(again).gap.has_value());  // not the refused readings again
   AckUntilAcked(20);
-  const auto c = forwarder_->counters();
-  EXPECT_EQ(c.rejections, 2u);
-  EXPECT_EQ(c.dead_letters, 1u);
-  EXPECT_EQ(c.readings_acked, 10u);
+  EXPECT_EQ(forwarder_->counters().dead_letters, 1u);
+}
+
+TEST_F(ForwarderTest, RefusalsAreCountedAcrossReconnects) {
+  // Some brokers drop the connection right after refusing (mosquitto 2.0.11 with
+  // max_queued_messages 0): the count must go on, or the lane would retry forever.
+  ForwarderSettings s = Small(4, 10);
+  s.max_attempts = 2;
+  Start(s);
+  Feed(30);
+  Connect();
+  ASSERT_TRUE(WaitFor([&] { return client_->pending().size() >= 2; }));
+  const codec::Envelope refused = PublishedEnvelope(client_->pending()[0]);
+  ASSERT_TRUE(client_->Ack(client_->pending()[0], OutOfRange("broker: packet too large")));
+  ASSERT_TRUE(client_->DropConnection());
+  const size_t before = client_->published().size();
+  Connect();
+  // After the reconnect the lane is narrowed to it at once: it alone is sent.
+  const transport::PublishToken again = WaitForPublished(before, refused.first_seq);
+  ASSERT_NE(again, 0u);
+  EXPECT_EQ(client_->published().size(), before + 1);
+  ASSERT_TRUE(client_->Ack(again, OutOfRange("broker: packet too large")));
+  const transport::PublishToken gap = WaitForPublished(before + 1, refused.first_seq);
+  ASSERT_NE(gap, 0u);
+  EXPECT_TRUE(PublishedEnvelope(gap).gap.has_value());
+  AckUntilAcked(30);
+  EXPECT_EQ(forwarder_->counters().rejections, 2u);
+  EXPECT_EQ(forwarder_->counters().dead_letters, 1u);
+}
+
+TEST_F(ForwarderTest, ARecordThatFitsNoMessageGoesUpAsARejectedGap) {
+  ForwarderSettings s = Small(4, 1);
+  s.max_message_bytes = codec::kMinEnvelopeCapBytes;
+  Start(s);
+  Feed(3);
+  std::string sensor;  // 2,000 bytes that zstd cannot shrink much
+  uint32_t x = 12345;
+  for (int i = 0; i < 2000; ++i) {
+    x = x * 1103515245u + 12345u;
+    sensor.push_back(static_cast<char>('a' + (x >> 16) % 26));
+  }
+  IngestItem big;
+  big.readings.push_back({sensor, kT0 + 5000, 1.0, 0});
+  ASSERT_TRUE(queue_->Push(std::move(big)).ok());
+  ASSERT_TRUE(WaitFor([&] { return stage_->counters().readings_committed == 4; }));
+  Connect();
+  AckUntilAcked(4);
+  const auto all = Decoded();
+  ASSERT_EQ(all.size(), 4u);
+  ASSERT_TRUE(all[3].gap.has_value());
+  EXPECT_EQ(all[3].first_seq, 4u);
+  EXPECT_EQ(all[3].prev_seq, 3u);
+  EXPECT_EQ(codec::GapReasonKind(all[3].gap->reason), "rejected");
   StopAll();
-  auto reader = store::LogReader::Open(dir_ / "log.db");
-  ASSERT_TRUE(reader.ok());
-  auto letters = (*reader)->ReadDeadLetters(0, 10);
-  ASSERT_TRUE(letters.ok());
-  ASSERT_EQ(letters->size(), 1u);
-  EXPECT_EQ((*letters)[0].letter.source, "upstream");
-  EXPECT_EQ((*letters)[0].letter.reason_code, "rejected");
-  EXPECT_EQ((*letters)[0].letter.topic, "weir/gw/data");
+  const auto letters = DeadLetters();
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters[0].letter.reason_code, "too_large");
+  EXPECT_EQ(letters[0].letter.payload_head.size(), letters[0].letter.payload_bytes);
+  EXPECT_GT(letters[0].letter.payload_bytes, codec::kMinEnvelopeCapBytes);
 }
 
 // Every reading above 1000 raises a defect.
