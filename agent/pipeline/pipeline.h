@@ -48,7 +48,7 @@ struct PipelineOptions {
   int ingest_qos = 1;
   // Memory parsed messages may hold between the MQTT callback and the store thread
   // (ingest.queue_budget_bytes); beyond it messages wait in the intake journal (ingest_queue.h).
-  size_t ingest_queue_budget_bytes = size_t{4} << 20;
+  size_t ingest_queue_budget_bytes = size_t{2} << 20;
   // The intake journal's cap (ingest.journal_max_bytes; local_link.h); 0: none.
   uint64_t journal_max_bytes = uint64_t{256} << 20;
   BackoffOptions local_backoff{std::chrono::milliseconds(200), std::chrono::seconds(10)};

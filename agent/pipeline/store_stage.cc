@@ -249,6 +249,9 @@ void StoreStage::Run(Worker& worker) {
     }
     while (next < batch.size()) {
       if (batch[next].spilled()) {
+        // Drop what is done first: a long run would otherwise keep every processed item.
+        batch.erase(batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(next));
+        next = 0;
         ExpandSpilled(batch, next);
         continue;
       }
