@@ -342,8 +342,9 @@ Status Forwarder::ReadMore(LaneState& lane) {
       gap.records = row.kind == store::RecordKind::kGap ? row.count : row.last_seq - first + 1;
       gap.oldest_time_us = row.min_time_us;
       gap.newest_time_us = row.max_time_us;
-      gap.reason = row.kind == store::RecordKind::kGap ? "evicted: the log reached its disk quota"
-                                                       : "damaged on the device";
+      const bool evicted =
+          row.kind == store::RecordKind::kGap && row.gap_reason != store::kGapDamaged;
+      gap.reason = evicted ? "evicted: the log reached its disk quota" : "damaged on the device";
       e.gap = std::move(gap);
       WEIR_RETURN_IF_ERROR(emit(e, 0, 0));
       continue;

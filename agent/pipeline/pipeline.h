@@ -65,6 +65,8 @@ struct PipelineSnapshot {
   uint64_t ingest_dropped_at_shutdown = 0;
   size_t ingest_queue_depth = 0;
   StoreStageCounters store;
+  // What opening the log found (immutable after start; owned by the pipeline's log).
+  const store::RecoveryReport* recovery = nullptr;
   ForwarderCounters forward;
   bool detect_enabled = false;
   DetectCounters detect;

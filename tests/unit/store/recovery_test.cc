@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 
+#include "agent/store/fault_vfs.h"
 #include "agent/store/log.h"
 #include "tests/support/test_support.h"
 #include "tests/unit/store/store_test_util.h"
@@ -55,6 +56,15 @@ TEST(StoreRecoveryTest, GarbageFileIsQuarantinedAndSequencesContinueAbove) {
   EXPECT_FALSE(r.integrity_ok);
   EXPECT_TRUE(fs::exists(r.quarantine_dir / "log.db"));
   EXPECT_FALSE(r.notes.empty());
+  // Nothing could be read: the whole issued range goes upstream as one damaged gap.
+  auto rows = log->Read(Lane::kReadings, 0, 100);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].kind, RecordKind::kGap);
+  EXPECT_EQ((*rows)[0].gap_reason, kGapDamaged);
+  EXPECT_EQ((*rows)[0].first_seq, 1u);
+  EXPECT_EQ((*rows)[0].last_seq, last);
+  EXPECT_EQ(r.damaged_gaps, 1u);
   ASSERT_TRUE(log->Append(MakeReadings(1)).ok());
   auto c = log->Commit();
   ASSERT_TRUE(c.ok());
@@ -107,12 +117,20 @@ TEST(StoreRecoveryTest, FlippedByteInAChunkQuarantinesOnlyThatRow) {
   EXPECT_FALSE(r.integrity_ok);
   EXPECT_EQ(r.rows_quarantined, 1u);
   EXPECT_EQ(r.readings_quarantined, 100u);
+  EXPECT_EQ(r.damaged_gaps, 1u);
+  EXPECT_EQ(r.damaged_sequences, 100u);
   auto rows = log->Read(Lane::kReadings, 0, 100);
   ASSERT_TRUE(rows.ok());
-  ASSERT_EQ(rows->size(), 4u);
+  ASSERT_EQ(rows->size(), 5u);
   for (const auto& row : *rows) {
     EXPECT_FALSE(row.damaged);
-    EXPECT_NE(row.first_seq, 201u);
+    if (row.first_seq == 201u) {  // the damaged row keeps its place as a gap
+      EXPECT_EQ(row.kind, RecordKind::kGap);
+      EXPECT_EQ(row.gap_reason, kGapDamaged);
+      EXPECT_EQ(row.last_seq, 300u);
+      EXPECT_EQ(row.count, 100u);
+      continue;
+    }
     EXPECT_EQ(row.readings.size(), 100u);
   }
   auto st = log->Stats();
@@ -133,6 +151,14 @@ TEST(StoreRecoveryTest, TruncatedFileOpensAndKeepsWhatIsIntact) {
   auto rows = log->Read(Lane::kReadings, 0, 1000);
   ASSERT_TRUE(rows.ok());
   for (const auto& row : *rows) EXPECT_FALSE(row.damaged);
+  // What was lost is announced: rows and damaged gaps together cover 1..last, no silent hole.
+  uint64_t covered = 0;
+  for (const auto& row : *rows) {
+    EXPECT_EQ(row.first_seq, covered + 1) << "a hole before " << row.first_seq;
+    covered = row.last_seq;
+  }
+  EXPECT_EQ(covered, last);
+  EXPECT_GT(log->recovery().damaged_gaps, 0u);
   ASSERT_TRUE(log->Append(MakeReadings(1)).ok());
   auto c = log->Commit();
   ASSERT_TRUE(c.ok());
@@ -158,6 +184,93 @@ TEST(StoreRecoveryTest, ReaderReportsDataLossOnAFileThatIsNotALog) {
   EXPECT_EQ(reader.status().code(), StatusCode::kDataLoss);
   EXPECT_EQ(LogReader::Open(dir / "absent.db").status().code(), StatusCode::kNotFound);
 }
+
+// --- Errors that can pass are not damage (the fault seam: agent/store/fault_vfs.h) ------------
+
+LogOptions FaultOptions(const TempDir& dir) {
+  LogOptions o = Options(dir);
+  o.vfs = testing::FaultVfsName();
+  o.open_retry_initial = std::chrono::milliseconds(1);
+  return o;
+}
+
+class TransientOpenTest : public ::testing::TestWithParam<testing::Fault> {
+ protected:
+  void TearDown() override { testing::ClearFaults(); }
+};
+
+TEST_P(TransientOpenTest, FailedReadsAtOpenAreRetriedAndNeverQuarantine) {
+  TempDir dir;
+  FakeClock clock;
+  const uint64_t last = WriteLog(dir, clock, 3);
+  const uint64_t injected = testing::InjectedFaults();
+  testing::FailNextReads(3, GetParam());
+  auto log = MustOpen(FaultOptions(dir), clock);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(testing::InjectedFaults() - injected, 3u);
+  const RecoveryReport& r = log->recovery();
+  EXPECT_GE(r.transient_retries, 1u);
+  EXPECT_FALSE(r.last_transient_error.empty());
+  EXPECT_FALSE(r.file_quarantined) << ::testing::PrintToString(r.notes);
+  EXPECT_EQ(r.rows_quarantined, 0u);
+  EXPECT_EQ(r.damaged_gaps, 0u);
+  EXPECT_TRUE(r.integrity_ok);
+  EXPECT_FALSE(fs::exists(dir / "quarantine"));
+  auto rows = log->Read(Lane::kReadings, 0, 100);
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(rows->size(), 3u);
+  EXPECT_EQ(log->last_committed_seq(), last);
+}
+
+TEST_P(TransientOpenTest, FailedOpensAreRetried) {
+  TempDir dir;
+  FakeClock clock;
+  WriteLog(dir, clock, 2);
+  testing::FailNextOpens(2, GetParam());
+  auto log = MustOpen(FaultOptions(dir), clock);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->recovery().transient_retries, 2u);
+  EXPECT_FALSE(log->recovery().file_quarantined);
+  EXPECT_FALSE(fs::exists(dir / "quarantine"));
+}
+
+TEST_P(TransientOpenTest, ErrorsThatOutlastTheRetriesFailTheOpenAndKeepTheFile) {
+  TempDir dir;
+  FakeClock clock;
+  WriteLog(dir, clock, 2);
+  const std::string before = ReadFileBytes(dir / "log.db");
+  LogOptions o = FaultOptions(dir);
+  o.open_retries = 2;
+  testing::FailNextOpens(1000, GetParam());
+  auto log = Log::Open(o, clock);
+  testing::ClearFaults();
+  ASSERT_FALSE(log.ok());
+  EXPECT_NE(log.status().code(), StatusCode::kDataLoss);
+  EXPECT_FALSE(fs::exists(dir / "quarantine"));
+  EXPECT_EQ(ReadFileBytes(dir / "log.db"), before);
+  auto again = MustOpen(o, clock);  // the error passed: the log is all there
+  ASSERT_NE(again, nullptr);
+  EXPECT_TRUE(again->recovery().integrity_ok);
+}
+
+std::string FaultName(const ::testing::TestParamInfo<testing::Fault>& param) {
+  switch (param.param) {
+    case testing::Fault::kIoError:
+      return "IoError";
+    case testing::Fault::kNoMem:
+      return "NoMem";
+    case testing::Fault::kBusy:
+      return "Busy";
+    case testing::Fault::kFull:
+      return "Full";
+  }
+  return "Unknown";
+}
+
+INSTANTIATE_TEST_SUITE_P(Faults, TransientOpenTest,
+                         ::testing::Values(testing::Fault::kIoError, testing::Fault::kNoMem,
+                                           testing::Fault::kBusy, testing::Fault::kFull),
+                         FaultName);
 
 }  // namespace
 }  // namespace weir::store
