@@ -11,6 +11,8 @@ namespace {
 
 std::atomic<int> g_fail_opens{0};
 std::atomic<int> g_fail_reads{0};
+std::atomic<int> g_fail_writes{0};
+std::atomic<int> g_write_code{SQLITE_FULL};
 std::atomic<int> g_open_code{SQLITE_IOERR};
 std::atomic<int> g_read_code{SQLITE_IOERR_READ};
 std::atomic<uint64_t> g_injected{0};
@@ -59,6 +61,7 @@ int Read(sqlite3_file* f, void* buf, int n, sqlite3_int64 off) {
   return Real(f)->pMethods->xRead(Real(f), buf, n, off);
 }
 int Write(sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
+  if (Take(g_fail_writes)) return g_write_code.load();
   return Real(f)->pMethods->xWrite(Real(f), buf, n, off);
 }
 int Truncate(sqlite3_file* f, sqlite3_int64 size) {
@@ -166,11 +169,17 @@ void FailNextReads(int count, Fault fault) {
   g_fail_reads = count;
 }
 
+void FailNextWrites(int count, Fault fault) {
+  g_write_code = Code(fault, /*read=*/false);
+  g_fail_writes = count;
+}
+
 uint64_t InjectedFaults() { return g_injected.load(); }
 
 void ClearFaults() {
   g_fail_opens = 0;
   g_fail_reads = 0;
+  g_fail_writes = 0;
 }
 
 }  // namespace weir::store::testing

@@ -25,6 +25,9 @@ const char* FaultVfsName();
 void FailNextOpens(int count, Fault fault);
 // The next `count` xRead calls on a main database file through the VFS fail with `fault`.
 void FailNextReads(int count, Fault fault);
+// The next `count` xWrite calls on any file through the VFS (database, WAL) fail with `fault`
+// (kFull: as a full disk would).
+void FailNextWrites(int count, Fault fault);
 // Faults injected since the process started.
 uint64_t InjectedFaults();
 // Drops the pending faults.

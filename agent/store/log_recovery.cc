@@ -109,16 +109,27 @@ std::optional<uint64_t> ReadSeqFile(const fs::path& path) {
 
 Status WriteSeqFile(const fs::path& path, uint64_t value) {
   const fs::path tmp(path.string() + ".tmp");
+  // No space (ENOSPC, EDQUOT) is ResourceExhausted: the writer treats it as a full disk, not as
+  // a sticky error (FORMAT.md "Disk space").
+  auto error = [](const std::string& what, int err) {
+    std::string msg = what + ": " + std::strerror(err);
+    return err == ENOSPC || err == EDQUOT ? ResourceExhausted(std::move(msg))
+                                          : IoError(std::move(msg));
+  };
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return IoError("creating " + tmp.string() + ": " + std::strerror(errno));
+  if (fd < 0) return error("creating " + tmp.string(), errno);
   char buf[96];
   int len = std::snprintf(buf, sizeof(buf), "weir-seq %llu %llu\n",
                           static_cast<unsigned long long>(value),
                           static_cast<unsigned long long>(~value));
-  bool ok = ::write(fd, buf, static_cast<size_t>(len)) == len && ::fsync(fd) == 0;
-  int err = errno;
+  const ssize_t wrote = ::write(fd, buf, static_cast<size_t>(len));
+  bool ok = wrote == len && ::fsync(fd) == 0;
+  int err = wrote >= 0 && wrote < len ? ENOSPC : errno;  // a short write: the disk is full
   ::close(fd);
-  if (!ok) return IoError("writing " + tmp.string() + ": " + std::strerror(err));
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    return error("writing " + tmp.string(), err);
+  }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     return IoError("renaming " + tmp.string() + ": " + std::strerror(errno));
   }
