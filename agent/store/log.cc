@@ -314,7 +314,10 @@ Status LogImpl::FinishOpen(Log& log, bool /*distrust_meta*/) {
     log.recovery_.integrity_ok = false;
   }
   if (log.limit_ == StoreLimit::kDiskFull) return Status::Ok();
-  return EnforceQuota(log);
+  // An eviction that finds the disk full leaves the log open for reading (limit kDiskFull).
+  Status quota = EnforceQuota(log);
+  if (quota.code() == StatusCode::kResourceExhausted && log.sticky_.ok()) return Status::Ok();
+  return quota;
 }
 
 // At open: the schema version, the next sequence and cursors salvaged from a quarantined file.
