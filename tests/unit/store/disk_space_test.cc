@@ -193,6 +193,26 @@ TEST_F(DiskSpaceTest, AnExistingLogOpensOnAFullDiskAndWritesWhenSpaceReturns) {
   EXPECT_EQ(reopened->CursorPosition("upstream", Lane::kReadings), 1000u);
 }
 
+TEST_F(DiskSpaceTest, ALogBelowItsReserveOpensOnAFullDiskThoughEvictionCannotWrite) {
+  LogOptions o = DiskOptions(dir_, QuotaPolicy::kPauseIngest);
+  {
+    auto log = testing::MustOpen(o, clock_);
+    for (uint64_t i = 0; i < 3; ++i) ASSERT_TRUE(log->Append(NoisyChunk(i)).ok());
+    ASSERT_TRUE(log->Ack("upstream", Lane::kReadings, 2000).ok());
+    ASSERT_TRUE(log->Commit().ok());
+  }
+  g_available = 0;  // below the reserve: opening wants to delete the acked rows, and cannot
+  o.vfs = testing::FaultVfsName();
+  testing::FailNextWrites(1000000, testing::Fault::kFull);
+  auto log = testing::MustOpen(o, clock_);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->limit(), StoreLimit::kDiskFull);
+  EXPECT_TRUE(log->sticky_error().ok());
+  auto rows = log->Read(Lane::kReadings, 2000, 10);
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(rows->size(), 1u);
+}
+
 // --- Shares of the quota ----------------------------------------------------------------------
 
 TEST_F(DiskSpaceTest, DeadLettersAreTrimmedOldestFirstToTheirShare) {
