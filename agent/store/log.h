@@ -300,8 +300,10 @@ class Log {
  public:
   // Opens or creates the log at options.path, recovering from damage (see RecoveryReport).
   // Fails only for reasons other than damage: bad options, the directory missing or not
-  // writable, or AlreadyExists while another Log (any process) has the file open: a Log holds
-  // an exclusive lock on <path>.lock for its lifetime. `clock` must outlive the Log. Blocks on disk
+  // writable, an error that can pass (I/O, no memory, busy, full) that outlasted the retries
+  // (open_retries; this blocks up to ~3 s), or AlreadyExists while another Log (any process)
+  // has the file open: a Log holds an exclusive lock on <path>.lock for its lifetime. An
+  // existing log opens on a full disk (limit() kDiskFull). `clock` must outlive the Log. Blocks on disk
   // I/O (reads the whole file once when verify_rows_on_open).
   static Result<std::unique_ptr<Log>> Open(const LogOptions& options, const Clock& clock);
 
@@ -313,10 +315,12 @@ class Log {
   const LogOptions& options() const { return options_; }
 
   // Buffers readings (copied). Commits when commit_records records are buffered; the result
-  // says what that commit made durable (empty when nothing was committed). Returns
-  // ResourceExhausted, without buffering, while the log is over quota (kPauseIngest; or
-  // kEvictOldest with nothing left to evict), FailedPrecondition after a write error (sticky
-  // until reopened), or the commit's error.
+  // says what that commit made durable (empty when nothing was committed, also when the commit
+  // found the disk full: the records stay buffered). Returns ResourceExhausted, without
+  // buffering, while limit() holds writes back (the quota or the disk reserve under
+  // kPauseIngest, or under kEvictOldest with nothing left to evict; a full disk while a group
+  // waits to be committed), FailedPrecondition after a write error (sticky until reopened), or
+  // the commit's error.
   Result<CommitResult> Append(std::span<const Reading> readings);
   // Buffers one defect; same rules as Append.
   Result<CommitResult> AppendDefect(const Defect& defect);
@@ -330,7 +334,8 @@ class Log {
   // Commits when the commit interval has passed since the first buffered record (or pending
   // acks are due); otherwise returns an empty result.
   Result<CommitResult> CommitIfDue();
-  // Commits everything buffered (and pending acks) now, in one transaction.
+  // Commits everything buffered (and pending acks) now, in one transaction. ResourceExhausted
+  // (not sticky) when the disk is full: everything stays buffered for the next try.
   Result<CommitResult> Commit();
   // How long after a commit found the disk full CommitIfDue tries again.
   static constexpr std::chrono::milliseconds kDiskFullRetry{250};
