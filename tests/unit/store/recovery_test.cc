@@ -84,10 +84,8 @@ TEST(StoreRecoveryTest, GarbageFileWithoutSideFileContinuesAtWallClock) {
   EXPECT_GE(c->first_seq, static_cast<uint64_t>(clock.WallMicros()));
 }
 
-TEST(StoreRecoveryTest, FlippedByteInAChunkQuarantinesOnlyThatRow) {
-  TempDir dir;
-  FakeClock clock;
-  WriteLog(dir, clock, 5);
+// Flips one bit inside the blob of the chunk holding sequences 201..300 of a closed log.
+void FlipABitInTheThirdChunk(const TempDir& dir, const Clock& clock) {
   std::string blob;
   {
     auto log = MustOpen(Options(dir), clock);
@@ -110,6 +108,13 @@ TEST(StoreRecoveryTest, FlippedByteInAChunkQuarantinesOnlyThatRow) {
   ASSERT_NE(at, std::string::npos) << "no unique slice of the blob in the checkpointed file";
   bytes[at + 12] ^= 0x10;
   WriteFileBytes(dir / "log.db", bytes);
+}
+
+TEST(StoreRecoveryTest, FlippedByteInAChunkQuarantinesOnlyThatRow) {
+  TempDir dir;
+  FakeClock clock;
+  WriteLog(dir, clock, 5);
+  ASSERT_NO_FATAL_FAILURE(FlipABitInTheThirdChunk(dir, clock));
 
   auto log = MustOpen(Options(dir), clock);
   const RecoveryReport& r = log->recovery();
@@ -183,6 +188,26 @@ TEST(StoreRecoveryTest, ReaderReportsDataLossOnAFileThatIsNotALog) {
   auto reader = LogReader::Open(dir / "log.db");
   EXPECT_EQ(reader.status().code(), StatusCode::kDataLoss);
   EXPECT_EQ(LogReader::Open(dir / "absent.db").status().code(), StatusCode::kNotFound);
+}
+
+TEST(StoreRecoveryTest, QuarantinedRowsBeyondTheirShareAreTrimmedButTheGapStays) {
+  TempDir dir;
+  FakeClock clock;
+  WriteLog(dir, clock, 5);
+  ASSERT_NO_FATAL_FAILURE(FlipABitInTheThirdChunk(dir, clock));
+  LogOptions o = Options(dir);
+  o.quota_bytes = 4 << 20;
+  o.quarantine_quota_percent = 0;  // no room for quarantined data at all
+  auto log = MustOpen(o, clock);
+  EXPECT_EQ(log->recovery().rows_quarantined, 1u);
+  EXPECT_EQ(log->evictions().quarantine_rows_trimmed, 1u);
+  EXPECT_GT(log->evictions().quarantine_bytes_trimmed, 0u);
+  EXPECT_EQ(log->usage().quarantine_rows, 0u);
+  auto st = log->Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->quarantined_rows, 0u);
+  EXPECT_EQ(st->damaged_gaps, 1u);  // the loss is still announced
+  EXPECT_EQ(st->damaged_gap_records, 100u);
 }
 
 // --- Errors that can pass are not damage (the fault seam: agent/store/fault_vfs.h) ------------
