@@ -1,5 +1,7 @@
-// Opening a damaged log never fails: damaged rows or the damaged file go to quarantine, the
-// rest is kept, and sequences continue above anything issued before.
+// Opening a damaged log never fails: damaged rows or the damaged file go to quarantine, what was
+// lost becomes gap records with reason "damaged", the rest is kept, and sequences continue above
+// anything issued before. Errors that can pass (injected through fault_vfs.h) are retried and
+// never quarantine.
 #include <gtest/gtest.h>
 
 #include <filesystem>
