@@ -10,6 +10,7 @@ namespace weir::store::testing {
 namespace {
 
 std::atomic<int> g_fail_opens{0};
+std::atomic<int> g_skip_opens{0};
 std::atomic<int> g_fail_reads{0};
 std::atomic<int> g_fail_writes{0};
 std::atomic<int> g_write_code{SQLITE_FULL};
@@ -43,6 +44,15 @@ bool Take(std::atomic<int>& counter) {
       g_injected.fetch_add(1);
       return true;
     }
+  }
+  return false;
+}
+
+// Lets one open through before the pending open faults (FailOpensAfter).
+bool Skip() {
+  int n = g_skip_opens.load();
+  while (n > 0) {
+    if (g_skip_opens.compare_exchange_weak(n, n - 1)) return true;
   }
   return false;
 }
@@ -103,7 +113,7 @@ int Open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int* o
   file->base.pMethods = nullptr;
   file->real = reinterpret_cast<sqlite3_file*>(file + 1);
   file->main_db = (flags & SQLITE_OPEN_MAIN_DB) != 0;
-  if (file->main_db && Take(g_fail_opens)) return g_open_code.load();
+  if (file->main_db && !Skip() && Take(g_fail_opens)) return g_open_code.load();
   int rc = g_real->xOpen(g_real, name, file->real, flags, out_flags);
   if (file->real->pMethods == nullptr) return rc;
   g_methods.iVersion = file->real->pMethods->iVersion;
@@ -164,6 +174,12 @@ void FailNextOpens(int count, Fault fault) {
   g_fail_opens = count;
 }
 
+void FailOpensAfter(int skip, int count, Fault fault) {
+  g_open_code = Code(fault, /*read=*/false);
+  g_skip_opens = skip;
+  g_fail_opens = count;
+}
+
 void FailNextReads(int count, Fault fault) {
   g_read_code = Code(fault, /*read=*/true);
   g_fail_reads = count;
@@ -178,6 +194,7 @@ uint64_t InjectedFaults() { return g_injected.load(); }
 
 void ClearFaults() {
   g_fail_opens = 0;
+  g_skip_opens = 0;
   g_fail_reads = 0;
   g_fail_writes = 0;
 }

@@ -23,6 +23,8 @@ const char* FaultVfsName();
 
 // The next `count` xOpen calls of a main database file through the VFS fail with `fault`.
 void FailNextOpens(int count, Fault fault);
+// As FailNextOpens, after letting `skip` opens of a main database file through.
+void FailOpensAfter(int skip, int count, Fault fault);
 // The next `count` xRead calls on a main database file through the VFS fail with `fault`.
 void FailNextReads(int count, Fault fault);
 // The next `count` xWrite calls on any file through the VFS (database, WAL) fail with `fault`

@@ -90,6 +90,8 @@ class LogImpl {
  private:
   static Status OpenConnection(Log& log, bool fresh);
   static Status QuarantineFile(Log& log, const Status& why);
+  static Status SalvageFrom(Log& log, const fs::path& old_db);
+  static Status ResumeSalvage(Log& log);
   static Status FinishOpen(Log& log, bool distrust_meta);
   static Status WriteOpenMeta(Log& log);
   static Status CountUsage(Log& log);
@@ -140,6 +142,9 @@ Status LogImpl::OpenWithRetries(Log& log) {
       return st;
     }
     const uint64_t retries = log.recovery_.transient_retries + 1;
+    if (log.recovery_.file_quarantined) {
+      log.salvage_from_ = log.recovery_.quarantine_dir / log.options_.path.filename();
+    }
     log.pending_ = std::make_unique<Log::Pending>();  // finalizes statements first
     if (log.db_ != nullptr) sqlite3_close_v2(log.db_);
     log.db_ = nullptr;
@@ -195,6 +200,11 @@ Status LogImpl::QuarantineFile(Log& log, const Status& why) {
   }
   WEIR_ASSIGN_OR_RETURN(
       fs::path old_db, internal::QuarantineFile(log.options_.path, log.clock_, why, log.recovery_));
+  return SalvageFrom(log, old_db);
+}
+
+// Creates the fresh log and copies what `old_db` (a quarantined file) still holds into it.
+Status LogImpl::SalvageFrom(Log& log, const fs::path& old_db) {
   WEIR_RETURN_IF_ERROR(OpenConnection(log, /*fresh=*/true));
   WEIR_RETURN_IF_ERROR(Exec(log.db_, internal::kSchemaSql));
   internal::Salvaged salvaged = internal::Salvage(
@@ -208,13 +218,32 @@ Status LogImpl::QuarantineFile(Log& log, const Status& why) {
   return Status::Ok();
 }
 
+// An earlier attempt moved the damaged file to quarantine and then met an error that can pass:
+// what it left at the path is only its own partial work, so it is removed and the salvage runs
+// again from the quarantined copy (otherwise its rows would be lost without a gap).
+Status LogImpl::ResumeSalvage(Log& log) {
+  std::error_code ec;
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    fs::remove(fs::path(log.options_.path.string() + suffix), ec);
+  }
+  log.recovery_.integrity_ok = false;
+  log.recovery_.file_quarantined = true;
+  log.recovery_.quarantine_dir = log.salvage_from_.parent_path();
+  log.recovery_.notes.push_back("log file unusable; moved to " +
+                                log.recovery_.quarantine_dir.string() + " by an earlier attempt");
+  return SalvageFrom(log, log.salvage_from_);
+}
+
 Status LogImpl::OpenAndRecover(Log& log) {
   const fs::path& path = log.options_.path;
   const std::optional<uint64_t> reserved = ReadSeqFile(SeqFilePath(path));
   std::error_code ec;
   const bool existed = fs::exists(path, ec);
   bool distrust_meta = false;
-  if (!existed) {
+  if (!log.salvage_from_.empty()) {
+    WEIR_RETURN_IF_ERROR(ResumeSalvage(log));
+    distrust_meta = true;
+  } else if (!existed) {
     log.recovery_.created = true;
     WEIR_RETURN_IF_ERROR(OpenConnection(log, /*fresh=*/true));
     // A missing file with a side file present means the log was removed: do not trust 1.

@@ -303,8 +303,8 @@ class Log {
   // writable, an error that can pass (I/O, no memory, busy, full) that outlasted the retries
   // (open_retries; this blocks up to ~3 s), or AlreadyExists while another Log (any process)
   // has the file open: a Log holds an exclusive lock on <path>.lock for its lifetime. An
-  // existing log opens on a full disk (limit() kDiskFull). `clock` must outlive the Log. Blocks on disk
-  // I/O (reads the whole file once when verify_rows_on_open).
+  // existing log opens on a full disk (limit() kDiskFull). `clock` must outlive the Log. Blocks on
+  // disk I/O (reads the whole file once when verify_rows_on_open).
   static Result<std::unique_ptr<Log>> Open(const LogOptions& options, const Clock& clock);
 
   ~Log();
@@ -396,7 +396,8 @@ class Log {
   StoreLimit limit_ = StoreLimit::kNone;
   Clock::TimePoint disk_full_at_{};  // when a write last found the disk full
   UsageBytes usage_;
-  bool usage_dirty_ = true;  // dead letters or quarantine changed: recount their bytes
+  bool usage_dirty_ = true;             // dead letters or quarantine changed: recount their bytes
+  std::filesystem::path salvage_from_;  // a quarantined file an earlier open attempt left
 
   friend class LogImpl;
 };

@@ -280,6 +280,35 @@ TEST_P(TransientOpenTest, ErrorsThatOutlastTheRetriesFailTheOpenAndKeepTheFile) 
   EXPECT_TRUE(again->recovery().integrity_ok);
 }
 
+TEST(StoreRecoveryTest, AnErrorThatPassesAfterTheFileWasQuarantinedStillSalvagesIt) {
+  TempDir dir;
+  FakeClock clock;
+  WriteLog(dir, clock, 4);
+  ASSERT_NO_FATAL_FAILURE(FlipABitInTheThirdChunk(dir, clock));
+  // Damage the header too, so the whole file is quarantined, then fail the fresh log's open.
+  std::string bytes = ReadFileBytes(dir / "log.db");
+  bytes.replace(0, 16, std::string(16, 'x'));
+  WriteFileBytes(dir / "log.db", bytes);
+  testing::FailOpensAfter(1, 1, testing::Fault::kIoError);
+  auto log = MustOpen(FaultOptions(dir), clock);
+  testing::ClearFaults();
+  ASSERT_NE(log, nullptr);
+  const RecoveryReport& r = log->recovery();
+  EXPECT_EQ(r.transient_retries, 1u);
+  EXPECT_TRUE(r.file_quarantined);
+  EXPECT_TRUE(fs::exists(r.quarantine_dir / "log.db"));
+  // Nothing vanished: every sequence is a row or announced by a damaged gap.
+  auto rows = log->Read(Lane::kReadings, 0, 100);
+  ASSERT_TRUE(rows.ok());
+  uint64_t covered = 0;
+  for (const auto& row : *rows) {
+    EXPECT_EQ(row.first_seq, covered + 1);
+    covered = row.last_seq;
+  }
+  EXPECT_EQ(covered, 400u);
+  EXPECT_GT(r.damaged_gaps, 0u);
+}
+
 std::string FaultName(const ::testing::TestParamInfo<testing::Fault>& param) {
   switch (param.param) {
     case testing::Fault::kIoError:
