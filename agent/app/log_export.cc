@@ -75,7 +75,8 @@ class Writer {
         if (r.defect && Selected(r.defect->sensor, r.defect->detected_at_us)) WriteDefect(r);
         break;
       case store::RecordKind::kGap:
-        WriteGap(r, "evicted under the disk quota");
+        WriteGap(r, r.gap_reason == store::kGapDamaged ? "damaged on the device"
+                                                       : "evicted under the disk quota");
         break;
     }
   }

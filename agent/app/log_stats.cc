@@ -6,6 +6,7 @@
 #include "agent/app/exit_codes.h"
 #include "agent/app/log_cli.h"
 #include "agent/app/log_open.h"
+#include "agent/app/store_json.h"
 #include "agent/codec/timestamp.h"
 
 namespace weir::app {
@@ -53,12 +54,13 @@ nlohmann::json StatsJson(const std::filesystem::path& path, const store::LogStat
       {"quarantined_rows", s.quarantined_rows},
       {"lanes", {{"readings", LaneJson(s.readings)}, {"defects", LaneJson(s.defects)}}},
       {"cursors", cursors},
-      {"evictions",
-       {{"acked_rows_deleted", s.evictions.acked_rows_deleted},
-        {"rows_evicted", s.evictions.rows_evicted},
-        {"readings_evicted", s.evictions.readings_evicted},
-        {"defects_evicted", s.evictions.defects_evicted},
-        {"bytes_evicted", s.evictions.bytes_evicted}}},
+      {"evictions", EvictionsJson(s.evictions)},
+      {"gaps",
+       {{"evicted", s.evicted_gaps},
+        {"evicted_records", s.evicted_gap_records},
+        {"damaged", s.damaged_gaps},
+        {"damaged_records", s.damaged_gap_records}}},
+      {"bytes", UsageJson(s.usage)},
       {"dead_letters",
        {{"rows", s.dead_letters.rows},
         {"total", s.dead_letters.total},
@@ -66,13 +68,7 @@ nlohmann::json StatsJson(const std::filesystem::path& path, const store::LogStat
       {"read_only", !read_only.empty()},
   };
   if (recovery != nullptr) {
-    j["recovery"] = {{"integrity_ok", recovery->integrity_ok},
-                     {"file_quarantined", recovery->file_quarantined},
-                     {"quarantine_dir", recovery->quarantine_dir.string()},
-                     {"rows_salvaged", recovery->rows_salvaged},
-                     {"rows_quarantined", recovery->rows_quarantined},
-                     {"readings_quarantined", recovery->readings_quarantined},
-                     {"notes", recovery->notes}};
+    j["recovery"] = RecoveryJson(*recovery);
   }
   return j;
 }
@@ -116,8 +112,24 @@ void PrintText(const std::filesystem::path& path, const store::LogStats& s,
   std::printf("%-14s %llu readings, %llu defects evicted under quota\n", "evicted",
               static_cast<unsigned long long>(s.evictions.readings_evicted),
               static_cast<unsigned long long>(s.evictions.defects_evicted));
-  std::printf("%-14s %llu rows\n", "quarantined",
-              static_cast<unsigned long long>(s.quarantined_rows));
+  std::printf("%-14s %llu evicted (%llu records), %llu damaged (%llu records)\n", "gap records",
+              static_cast<unsigned long long>(s.evicted_gaps),
+              static_cast<unsigned long long>(s.evicted_gap_records),
+              static_cast<unsigned long long>(s.damaged_gaps),
+              static_cast<unsigned long long>(s.damaged_gap_records));
+  std::printf("%-14s %llu rows; trimmed %llu rows and %llu files (%llu bytes)\n", "quarantined",
+              static_cast<unsigned long long>(s.quarantined_rows),
+              static_cast<unsigned long long>(s.evictions.quarantine_rows_trimmed),
+              static_cast<unsigned long long>(s.evictions.quarantine_files_trimmed),
+              static_cast<unsigned long long>(s.evictions.quarantine_bytes_trimmed));
+  const store::UsageBytes& u = s.usage;
+  std::printf(
+      "%-14s readings %llu, defects %llu, dead letters %llu, quarantine %llu rows + %llu "
+      "files\n",
+      "bytes", static_cast<unsigned long long>(u.readings),
+      static_cast<unsigned long long>(u.defects), static_cast<unsigned long long>(u.dead_letters),
+      static_cast<unsigned long long>(u.quarantine_rows),
+      static_cast<unsigned long long>(u.quarantine_files));
   std::printf("%-14s %llu ever, %llu kept", "dead letters",
               static_cast<unsigned long long>(s.dead_letters.total),
               static_cast<unsigned long long>(s.dead_letters.rows));
@@ -131,12 +143,16 @@ void PrintText(const std::filesystem::path& path, const store::LogStats& s,
     if (recovery->integrity_ok && recovery->notes.empty()) {
       std::printf("%-14s ok\n", "integrity");
     } else {
-      std::printf("%-14s damage found and set aside: %llu rows (%llu readings) quarantined%s\n",
-                  "integrity", static_cast<unsigned long long>(recovery->rows_quarantined),
-                  static_cast<unsigned long long>(recovery->readings_quarantined),
-                  recovery->file_quarantined
-                      ? (", file moved to " + recovery->quarantine_dir.string()).c_str()
-                      : "");
+      std::printf(
+          "%-14s damage found and set aside: %llu rows (%llu readings) quarantined, "
+          "%llu salvaged, %llu damaged gap(s)%s\n",
+          "integrity", static_cast<unsigned long long>(recovery->rows_quarantined),
+          static_cast<unsigned long long>(recovery->readings_quarantined),
+          static_cast<unsigned long long>(recovery->rows_salvaged),
+          static_cast<unsigned long long>(recovery->damaged_gaps),
+          recovery->file_quarantined
+              ? (", file moved to " + recovery->quarantine_dir.string()).c_str()
+              : "");
       for (const auto& note : recovery->notes) std::printf("%-14s %s\n", "", note.c_str());
     }
   } else {

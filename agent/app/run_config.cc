@@ -96,6 +96,9 @@ store::LogOptions LogOptionsFrom(const config::AgentConfig& config) {
   o.quota_policy = config.store().quota_policy() == "pause_ingest"
                        ? store::QuotaPolicy::kPauseIngest
                        : store::QuotaPolicy::kEvictOldest;
+  o.min_free_bytes = config.store().min_free_bytes();
+  o.quarantine_quota_percent = config.store().quarantine_quota_percent();
+  o.dead_letters_quota_percent = config.store().dead_letters_quota_percent();
   return o;
 }
 

@@ -3,6 +3,9 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <string>
+
+#include "agent/app/store_json.h"
 
 namespace weir::app {
 
@@ -43,7 +46,13 @@ std::string RenderStatusJson(const pipeline::PipelineSnapshot& s, const StatusCo
       {"last_seq", s.store.last_committed_seq},
       {"paused", s.store.paused},
       {"paused_ms", s.store.ingest_paused_ms},
+      // Why writes are held back: "none", "quota", "disk_reserve" or "disk_full".
+      {"limit", std::string(store::StoreLimitName(s.store.limit))},
+      {"disk_full_commits", s.store.disk_full_commits},
+      {"evictions", EvictionsJson(s.store.evictions)},
+      {"bytes", UsageJson(s.store.usage)},
   };
+  if (s.recovery != nullptr) store["recovery"] = RecoveryJson(*s.recovery);
   const auto& f = s.forward;
   double oldest_age_s = 0;
   if (f.oldest_unsent_us != 0 && c.now_us > f.oldest_unsent_us) {

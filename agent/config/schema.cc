@@ -267,6 +267,30 @@ constexpr std::array kSchema = {
             .remote = true,
             .description = "At the quota: drop the oldest unsent records (a gap record goes "
                            "upstream) or stop accepting readings."},
+    KeySpec{.path = "store.min_free_bytes",
+            .type = kUint64,
+            .default_text = "1",
+            .min = 0,
+            .max = 1024 * kGiB,
+            .description =
+                "Free space the log leaves on its filesystem: below it the quota policy applies "
+                "as if the quota were reached (status says `disk_reserve`). 0 disables; 1 "
+                "(default) picks the larger of 64 MiB and 5 % of the filesystem, capped at "
+                "256 MiB and at 10 % of the filesystem."},
+    KeySpec{.path = "store.quarantine_quota_percent",
+            .type = kUint32,
+            .default_text = "10",
+            .min = 0,
+            .max = 50,
+            .description = "Share of quota_bytes that quarantined rows and files may use; "
+                           "beyond it the oldest are deleted."},
+    KeySpec{.path = "store.dead_letters_quota_percent",
+            .type = kUint32,
+            .default_text = "5",
+            .min = 0,
+            .max = 50,
+            .description = "Share of quota_bytes that dead letters may use; beyond it the "
+                           "oldest are deleted (besides the count cap)."},
     KeySpec{.path = "store.synchronous",
             .type = kString,
             .default_text = "full",

@@ -433,12 +433,16 @@ Status Forwarder::ReadRow(LaneState& lane, store::StoredRecord& row, codec::Enve
   const uint64_t first = std::max(row.first_seq, lane.read_upto + 1);
   if (row.kind == store::RecordKind::kGap || row.damaged ||
       row.kind == store::RecordKind::kDefect) {
-    const bool evicted = row.kind == store::RecordKind::kGap;
-    return Emit(
-        lane, GapEnvelope(
-                  lane.lane, first, row.last_seq, lane.read_upto,
-                  evicted ? row.count : row.last_seq - first + 1, row.min_time_us, row.max_time_us,
-                  evicted ? "evicted: the log reached its disk quota" : "damaged on the device"));
+    // A gap row counts the records it stands for; a damaged row its sequences. A gap row lost to
+    // damage (store::kGapDamaged) is announced as damage, not eviction.
+    const bool gap_row = row.kind == store::RecordKind::kGap;
+    const bool evicted = gap_row && row.gap_reason != store::kGapDamaged;
+    return Emit(lane,
+                GapEnvelope(lane.lane, first, row.last_seq, lane.read_upto,
+                            gap_row ? row.count : row.last_seq - first + 1, row.min_time_us,
+                            row.max_time_us,
+                            evicted ? "evicted: the log reached its disk quota"
+                                    : "damaged on the device"));
   }
   // A readings chunk; a straddling one (partly acknowledged) is sent from read_upto + 1.
   const size_t skip = static_cast<size_t>(first - row.first_seq);

@@ -115,6 +115,7 @@ void Pipeline::Reload(std::vector<IngestRoute> routes, size_t max_payload_bytes,
 
 PipelineSnapshot Pipeline::Snapshot() const {
   PipelineSnapshot s;
+  s.recovery = &store_->recovery();
   s.local = local_ ? local_->state() : LinkState::kDisconnected;
   s.ingest_messages = ingest_->messages();
   s.ingest_readings = ingest_->readings();

@@ -76,6 +76,8 @@ struct PipelineSnapshot {
   bool journal_enabled = false;
   store::IntakeJournalStats journal;
   StoreStageCounters store;
+  // What opening the log found (immutable after start; owned by the pipeline's log).
+  const store::RecoveryReport* recovery = nullptr;
   ForwarderCounters forward;
   bool detect_enabled = false;
   DetectCounters detect;

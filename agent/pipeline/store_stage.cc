@@ -93,6 +93,30 @@ void StoreStage::Committed(const store::CommitResult& result) {
   }
 }
 
+bool StoreStage::AfterCommit(const Result<store::CommitResult>& committed) {
+  if (committed.ok()) {
+    Committed(*committed);
+    return true;
+  }
+  if (committed.status().code() == StatusCode::kResourceExhausted && log_->sticky_error().ok()) {
+    std::lock_guard lock(mu_);
+    if (counters_.disk_full_commits++ == 0 || counters_.limit != store::StoreLimit::kDiskFull) {
+      LogWarn("store", "disk full; keeping what is buffered until space returns: " +
+                           committed.status().ToString());
+    }
+    return true;
+  }
+  Fail(committed.status());
+  return false;
+}
+
+void StoreStage::RefreshLogFigures() {
+  std::lock_guard lock(mu_);
+  counters_.limit = log_->limit();
+  counters_.evictions = log_->evictions();
+  counters_.usage = log_->usage();
+}
+
 void StoreStage::ApplyAcksAndLetters() {
   for (Lane lane : {Lane::kDefects, Lane::kReadings}) {
     const size_t i = LaneIndex(lane);
@@ -222,12 +246,8 @@ void StoreStage::Run(Worker& worker) {
       if (closed) {
         // Input is over; stay until Stop() to persist the forwarder's acks of the drain.
         ApplyAcksAndLetters();
-        auto committed = log_->Commit();
-        if (!committed.ok()) {
-          Fail(committed.status());
-          break;
-        }
-        Committed(*committed);
+        if (!AfterCommit(log_->Commit())) break;
+        RefreshLogFigures();
         drained_.store(true, std::memory_order_release);
         if (worker.stop_requested()) break;
         worker.WaitFor(options_.idle_wake);
@@ -266,7 +286,8 @@ void StoreStage::Run(Worker& worker) {
       counters_.paused = held;
       if (held) {
         paused_since = clock_.Now();
-        LogWarn("store", "log quota reached: ingest paused until acknowledgements free space");
+        LogWarn("store", "ingest paused (" + std::string(store::StoreLimitName(log_->limit())) +
+                             ") until acknowledgements or the disk free space");
       } else {
         counters_.ingest_paused_ms += static_cast<uint64_t>(
             std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now() - paused_since)
@@ -275,12 +296,8 @@ void StoreStage::Run(Worker& worker) {
       }
     }
     ApplyAcksAndLetters();
-    auto committed = log_->CommitIfDue();
-    if (!committed.ok()) {
-      Fail(committed.status());
-      break;
-    }
-    Committed(*committed);
+    if (!AfterCommit(log_->CommitIfDue())) break;
+    RefreshLogFigures();
     if (held) {
       if (stopping_.load(std::memory_order_acquire) && queue_.closed()) {
         // Shutting down while the quota holds ingest back: what is left cannot be stored.
@@ -304,9 +321,15 @@ void StoreStage::Run(Worker& worker) {
   }
   if (!fatal_error()) {
     ApplyAcksAndLetters();
+    const size_t buffered = log_->buffered_records();
     auto committed = log_->Commit();
     if (committed.ok()) {
       Committed(*committed);
+    } else if (committed.status().code() == StatusCode::kResourceExhausted) {
+      LogError("store", "disk full at shutdown: " + std::to_string(buffered) +
+                            " buffered record(s) not stored: " + committed.status().ToString());
+      std::lock_guard lock(mu_);
+      counters_.dropped_at_shutdown += buffered;
     } else {
       Fail(committed.status());
     }

@@ -19,7 +19,13 @@
 // new messages wait in the journal, with only their numbers in memory (ingest_queue.h). Nothing
 // accepted is dropped.
 //
-// A write error (a failed fsync, a full disk) is fatal: the log refuses writes until reopened
+// Disk space (store.min_free_bytes, and a write that found the disk full) holds ingest back the
+// same way as the quota: the batch is kept and retried, acks keep being applied so that the
+// forwarder's progress can free space, and counters().limit says why ("quota", "disk_reserve",
+// "disk_full"). A full disk is not fatal: the log keeps what it buffered and commits it when
+// space returns.
+//
+// Any other write error (a failed fsync) is fatal: the log refuses writes until reopened
 // (agent/store/log.h), so the stage stops taking items and reports the error through
 // fatal_error(); the owner logs it and exits so that a supervisor restarts the agent.
 //
@@ -80,11 +86,17 @@ struct StoreStageCounters {
   uint64_t dead_letters_committed = 0;
   uint64_t commits = 0;
   uint64_t last_committed_seq = 0;
-  uint64_t ingest_paused_ms = 0;     // total time the quota held ingest back
-  bool paused = false;               // the quota holds ingest back now
+  uint64_t ingest_paused_ms = 0;  // total time the quota or the disk held ingest back
+  bool paused = false;            // the quota or the disk holds ingest back now
   uint64_t dropped_at_shutdown = 0;  // held by the quota at shutdown; replayed from the journal
   uint64_t intake_replayed = 0;      // journaled messages parsed here (spilled, or at start)
   uint64_t intake_lost = 0;          // journal numbers that could not be read back (damage)
+  // Why the log holds writes back now (kNone when it does not), and the log's own figures,
+  // refreshed every loop turn.
+  store::StoreLimit limit = store::StoreLimit::kNone;
+  uint64_t disk_full_commits = 0;  // commits that found the disk full (retried later)
+  store::EvictionStats evictions;
+  store::UsageBytes usage;
 };
 
 class StoreStage {
@@ -137,6 +149,10 @@ class StoreStage {
   bool ProcessTick();
   void ApplyAcksAndLetters();
   void Committed(const store::CommitResult& result);
+  // A commit's outcome: true when the loop may go on (committed, or the disk is full and the log
+  // kept what it buffered); false after a fatal error.
+  bool AfterCommit(const Result<store::CommitResult>& committed);
+  void RefreshLogFigures();
   void Fail(const Status& status);
 
   std::unique_ptr<store::Log> log_;

@@ -15,6 +15,7 @@
 #include <set>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 #include "agent/codec/batch_codec.h"
@@ -81,29 +82,97 @@ struct Log::Pending {
 class LogImpl {
  public:
   static Status OpenAndRecover(Log& log);
+  static Status OpenWithRetries(Log& log);
   static Result<CommitResult> Commit(Log& log);
   static Status EnforceQuota(Log& log);
+  static bool HeldBack(Log& log);
 
  private:
   static Status OpenConnection(Log& log, bool fresh);
   static Status QuarantineFile(Log& log, const Status& why);
+  static Status SalvageFrom(Log& log, const fs::path& old_db);
+  static Status ResumeSalvage(Log& log);
   static Status FinishOpen(Log& log, bool distrust_meta);
   static Status LoadOrAssignLogId(Log& log);
+  static Status WriteLogIdIfUnsaved(Log& log);
+  static Status WriteOpenMeta(Log& log);
+  static Status CountUsage(Log& log);
   static Status PrepareStatements(Log& log);
   static Status InsertRow(Log& log, const RowHeader& h, uint64_t raw_bytes, std::string_view blob);
   static Status SetMeta(Log& log, std::string_view key, int64_t value);
   static Status WriteDeadLetters(Log& log);
   static Status Fail(Log& log, Status error);
+  static Status NoSpace(Log& log, Status error);
+  static Result<CommitResult> WriteCommit(Log& log, const std::vector<std::string>& blobs);
+  static void ClearBuffered(Log& log);
 };
 
 // --- Opening ------------------------------------------------------------------------------
 
+namespace {
+// Errors at open that can pass: an I/O error (a flaky SD card), no memory, busy, a full disk
+// (SqlStatus maps them to IoError, Unavailable, ResourceExhausted). Damage is DataLoss; bad
+// options, permissions, a newer schema and the writer lock are final.
+bool Transient(const Status& st, const fs::path& path) {
+  switch (st.code()) {
+    case StatusCode::kUnavailable:
+    case StatusCode::kResourceExhausted:
+      return true;
+    case StatusCode::kIoError: {
+      std::error_code ec;
+      return !fs::exists(path, ec) || ::access(path.c_str(), R_OK | W_OK) == 0;
+    }
+    default:
+      return false;
+  }
+}
+}  // namespace
+
+// OpenAndRecover, again after errors that can pass, with a doubling wait (bounded: open_retries
+// times from open_retry_initial; 5 from 100 ms wait 3.1 s in all). Each attempt starts from a
+// clean state; the report keeps the count and the last error.
+Status LogImpl::OpenWithRetries(Log& log) {
+  auto wait = log.options_.open_retry_initial;
+  for (int attempt = 0;; ++attempt) {
+    Status st = OpenAndRecover(log);
+    if (st.ok() && attempt > 0) {
+      log.recovery_.notes.push_back(
+          "open retried " + std::to_string(attempt) +
+          " time(s) after errors that can pass; last: " + log.recovery_.last_transient_error);
+    }
+    if (st.ok() || !Transient(st, log.options_.path) || attempt >= log.options_.open_retries) {
+      return st;
+    }
+    const uint64_t retries = log.recovery_.transient_retries + 1;
+    if (log.recovery_.file_quarantined) {
+      log.salvage_from_ = log.recovery_.quarantine_dir / log.options_.path.filename();
+    }
+    log.pending_ = std::make_unique<Log::Pending>();  // finalizes statements first
+    if (log.db_ != nullptr) sqlite3_close_v2(log.db_);
+    log.db_ = nullptr;
+    log.recovery_ = RecoveryReport{};
+    log.recovery_.transient_retries = retries;
+    log.recovery_.last_transient_error = st.ToString();
+    log.next_seq_ = 1;
+    log.seq_reserved_ = 0;
+    log.evictions_ = EvictionStats{};
+    log.limit_ = StoreLimit::kNone;
+    std::this_thread::sleep_for(wait);
+    wait *= 2;
+  }
+}
+
 Status LogImpl::OpenConnection(Log& log, bool fresh) {
   const std::string path = log.options_.path.string();
-  int rc =
-      sqlite3_open_v2(path.c_str(), &log.db_,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &log.db_,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           log.options_.vfs.empty() ? nullptr : log.options_.vfs.c_str());
   if (rc != SQLITE_OK) return SqlStatus(log.db_, rc, "opening " + path);
+  // Keep -wal (truncated to nothing) and -shm at close, so that a restart on a full disk can open
+  // the log and read it: a WAL database cannot be opened without its -shm, and creating one
+  // needs a page of free space (FORMAT.md "Disk space").
+  int persist = 1;
+  sqlite3_file_control(log.db_, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
   sqlite3_busy_timeout(log.db_, 5000);
   sqlite3_extended_result_codes(log.db_, 0);
   const uint64_t wal = internal::WalAllowance(log.options_.quota_bytes);
@@ -133,9 +202,15 @@ Status LogImpl::QuarantineFile(Log& log, const Status& why) {
   }
   WEIR_ASSIGN_OR_RETURN(
       fs::path old_db, internal::QuarantineFile(log.options_.path, log.clock_, why, log.recovery_));
+  return SalvageFrom(log, old_db);
+}
+
+// Creates the fresh log and copies what `old_db` (a quarantined file) still holds into it.
+Status LogImpl::SalvageFrom(Log& log, const fs::path& old_db) {
   WEIR_RETURN_IF_ERROR(OpenConnection(log, /*fresh=*/true));
   WEIR_RETURN_IF_ERROR(Exec(log.db_, internal::kSchemaSql));
-  internal::Salvaged salvaged = internal::Salvage(old_db, log.db_, log.recovery_);
+  internal::Salvaged salvaged = internal::Salvage(
+      old_db, log.db_, ReadSeqFile(SeqFilePath(log.options_.path)).value_or(0), log.recovery_);
   for (auto& [name, lane, acked] : salvaged.cursors) {
     CursorKey key{std::move(name), lane};
     log.pending_->cursors[key] = acked;
@@ -145,13 +220,32 @@ Status LogImpl::QuarantineFile(Log& log, const Status& why) {
   return Status::Ok();
 }
 
+// An earlier attempt moved the damaged file to quarantine and then met an error that can pass:
+// what it left at the path is only its own partial work, so it is removed and the salvage runs
+// again from the quarantined copy (otherwise its rows would be lost without a gap).
+Status LogImpl::ResumeSalvage(Log& log) {
+  std::error_code ec;
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    fs::remove(fs::path(log.options_.path.string() + suffix), ec);
+  }
+  log.recovery_.integrity_ok = false;
+  log.recovery_.file_quarantined = true;
+  log.recovery_.quarantine_dir = log.salvage_from_.parent_path();
+  log.recovery_.notes.push_back("log file unusable; moved to " +
+                                log.recovery_.quarantine_dir.string() + " by an earlier attempt");
+  return SalvageFrom(log, log.salvage_from_);
+}
+
 Status LogImpl::OpenAndRecover(Log& log) {
   const fs::path& path = log.options_.path;
   const std::optional<uint64_t> reserved = ReadSeqFile(SeqFilePath(path));
   std::error_code ec;
   const bool existed = fs::exists(path, ec);
   bool distrust_meta = false;
-  if (!existed) {
+  if (!log.salvage_from_.empty()) {
+    WEIR_RETURN_IF_ERROR(ResumeSalvage(log));
+    distrust_meta = true;
+  } else if (!existed) {
     log.recovery_.created = true;
     WEIR_RETURN_IF_ERROR(OpenConnection(log, /*fresh=*/true));
     // A missing file with a side file present means the log was removed: do not trust 1.
@@ -173,10 +267,9 @@ Status LogImpl::OpenAndRecover(Log& log) {
       WEIR_RETURN_IF_ERROR(OpenConnection(log, /*fresh=*/true));
     }
     if (!st.ok()) {
-      if (st.code() == StatusCode::kIoError && fs::exists(path, ec) &&
-          ::access(path.c_str(), R_OK | W_OK) != 0) {
-        return st;  // permissions, not damage
-      }
+      // Only damage quarantines. I/O errors, no memory, busy and full can pass: Log::Open
+      // retries them (FORMAT.md "Recovery", step 0); permissions are returned as they are.
+      if (st.code() != StatusCode::kDataLoss) return st;
       WEIR_RETURN_IF_ERROR(QuarantineFile(log, st));
       distrust_meta = true;
     }
@@ -233,22 +326,41 @@ Status LogImpl::FinishOpen(Log& log, bool /*distrust_meta*/) {
     d.BindInt(2, static_cast<int64_t>(key.second));
     WEIR_RETURN_IF_ERROR(d.Run("resetting a damaged cursor"));
   }
-  for (const char* key : {"acked_rows_deleted", "rows_evicted", "readings_evicted",
-                          "defects_evicted", "bytes_evicted"}) {
-    WEIR_ASSIGN_OR_RETURN(int64_t v, internal::ReadMeta(log.db_, key, 0));
-    EvictionStats& e = log.evictions_;
-    uint64_t* field = std::string_view(key) == "acked_rows_deleted" ? &e.acked_rows_deleted
-                      : std::string_view(key) == "rows_evicted"     ? &e.rows_evicted
-                      : std::string_view(key) == "readings_evicted" ? &e.readings_evicted
-                      : std::string_view(key) == "defects_evicted"  ? &e.defects_evicted
-                                                                    : &e.bytes_evicted;
-    *field = static_cast<uint64_t>(v);
+  for (const internal::EvictionKey& k : internal::kEvictionKeys) {
+    WEIR_ASSIGN_OR_RETURN(int64_t v, internal::ReadMeta(log.db_, k.key, 0));
+    log.evictions_.*k.field = static_cast<uint64_t>(v);
   }
+  WEIR_RETURN_IF_ERROR(CountUsage(log));
   WEIR_RETURN_IF_ERROR(PrepareStatements(log));
+  WEIR_RETURN_IF_ERROR(LoadOrAssignLogId(log));
+  Status st = WriteOpenMeta(log);
+  if (st.code() == StatusCode::kResourceExhausted) {
+    // A full disk: open for reading and forwarding; the meta and the cursors restored above stay
+    // pending (dirty) and go with the first commit that finds space.
+    Exec(log.db_, "ROLLBACK").IgnoreError();
+    log.recovery_.opened_without_space = true;
+    log.recovery_.notes.push_back("opened without free space (" + st.ToString() +
+                                  "); writes wait for space");
+    log.limit_ = StoreLimit::kDiskFull;
+  } else if (!st.ok()) {
+    return st;
+  }
+  if (log.recovery_.rows_quarantined > 0 || log.recovery_.file_quarantined) {
+    log.recovery_.integrity_ok = false;
+  }
+  if (log.limit_ == StoreLimit::kDiskFull) return Status::Ok();
+  // An eviction that finds the disk full leaves the log open for reading (limit kDiskFull).
+  Status quota = EnforceQuota(log);
+  if (quota.code() == StatusCode::kResourceExhausted && log.sticky_.ok()) return Status::Ok();
+  return quota;
+}
+
+// At open: the schema version, the next sequence and cursors salvaged from a quarantined file.
+Status LogImpl::WriteOpenMeta(Log& log) {
   WEIR_RETURN_IF_ERROR(Exec(log.db_, "BEGIN IMMEDIATE"));
   WEIR_RETURN_IF_ERROR(SetMeta(log, "schema_version", internal::kSchemaVersion));
   WEIR_RETURN_IF_ERROR(SetMeta(log, "next_seq", static_cast<int64_t>(log.next_seq_)));
-  WEIR_RETURN_IF_ERROR(LoadOrAssignLogId(log));
+  WEIR_RETURN_IF_ERROR(WriteLogIdIfUnsaved(log));
   for (const auto& key : log.pending_->dirty) {  // cursors salvaged from a quarantined file
     Stmt& u = log.pending_->upsert_cursor;
     u.BindText(1, key.first);
@@ -256,12 +368,27 @@ Status LogImpl::FinishOpen(Log& log, bool /*distrust_meta*/) {
     u.BindInt(3, static_cast<int64_t>(log.pending_->cursors[key]));
     WEIR_RETURN_IF_ERROR(u.Run("restoring cursor"));
   }
-  log.pending_->dirty.clear();
   WEIR_RETURN_IF_ERROR(Exec(log.db_, "COMMIT"));
-  if (log.recovery_.rows_quarantined > 0 || log.recovery_.file_quarantined) {
-    log.recovery_.integrity_ok = false;
+  log.pending_->dirty.clear();
+  log.log_id_unsaved_ = false;
+  return Status::Ok();
+}
+
+// The bytes per kind at open: one pass over the blobs' lengths; later commits and evictions
+// keep the figures current.
+Status LogImpl::CountUsage(Log& log) {
+  WEIR_ASSIGN_OR_RETURN(
+      Stmt s, Stmt::Prepare(log.db_, "SELECT lane, sum(length(blob)) FROM records GROUP BY lane"));
+  log.usage_ = UsageBytes{};
+  for (;;) {
+    WEIR_ASSIGN_OR_RETURN(bool row, s.Step("counting usage"));
+    if (!row) break;
+    (static_cast<Lane>(s.Int(0)) == Lane::kDefects ? log.usage_.defects : log.usage_.readings) =
+        static_cast<uint64_t>(s.Int(1));
   }
-  return EnforceQuota(log);
+  log.usage_.quarantine_files = internal::QuarantineFileBytes(log.options_.path);
+  log.usage_dirty_ = true;
+  return Status::Ok();
 }
 
 // Inside FinishOpen's transaction: reads the log id, or makes one for a log that has none (a new
@@ -280,6 +407,14 @@ Status LogImpl::LoadOrAssignLogId(Log& log) {
     log.recovery_.notes.push_back("the log had no log id (written before log ids); assigned " +
                                   log.log_id_.ToHex());
   }
+  // Written by WriteOpenMeta, or by the first commit that finds space after an open on a full
+  // disk; until then the id lives in memory only, and envelopes already carry it.
+  log.log_id_unsaved_ = true;
+  return Status::Ok();
+}
+
+Status LogImpl::WriteLogIdIfUnsaved(Log& log) {
+  if (!log.log_id_unsaved_) return Status::Ok();
   WEIR_RETURN_IF_ERROR(SetMeta(log, "log_id_hi", static_cast<int64_t>(log.log_id_.hi)));
   return SetMeta(log, "log_id_lo", static_cast<int64_t>(log.log_id_.lo));
 }
@@ -370,8 +505,31 @@ Status LogImpl::SetMeta(Log& log, std::string_view key, int64_t value) {
 
 Status LogImpl::Fail(Log& log, Status error) {
   Exec(log.db_, "ROLLBACK").IgnoreError();
+  if (error.code() == StatusCode::kResourceExhausted) return NoSpace(log, std::move(error));
   log.sticky_ = error;
   return error;
+}
+
+// A write found no space (SQLITE_FULL, ENOSPC). Unlike a failed fsync this leaves nothing in
+// doubt: the transaction was rolled back and the file is as it was, so the error is not sticky.
+// What was buffered stays buffered and the next commit tries again (FORMAT.md "Disk space").
+Status LogImpl::NoSpace(Log& log, Status error) {
+  log.limit_ = StoreLimit::kDiskFull;
+  log.disk_full_at_ = log.clock_.Now();
+  return error;
+}
+
+void LogImpl::ClearBuffered(Log& log) {
+  Log::Pending& p = *log.pending_;
+  p.readings.clear();
+  p.readings_raw_bytes = 0;
+  p.defects.clear();
+  p.defect_times.clear();
+  p.dead_letters.clear();
+  p.dirty.clear();
+  p.acks_since.reset();
+  log.buffered_records_ = 0;
+  log.first_buffered_at_.reset();
 }
 
 Result<CommitResult> LogImpl::Commit(Log& log) {
@@ -400,7 +558,25 @@ Result<CommitResult> LogImpl::Commit(Log& log) {
     }
     blobs.push_back(std::move(blob).value());
   }
+  WEIR_ASSIGN_OR_RETURN(CommitResult result, WriteCommit(log, blobs));
+  if (!result.empty()) log.next_seq_ = result.last_seq + 1;
+  log.committed_intake_mark_ = log.intake_mark_;
+  log.log_id_unsaved_ = false;
+  for (const std::string& b : blobs) log.usage_.readings += b.size();
+  for (const std::string& d : p.defects) log.usage_.defects += d.size();
+  if (!p.dead_letters.empty()) log.usage_dirty_ = true;
+  ClearBuffered(log);
+  if (log.limit_ == StoreLimit::kDiskFull) log.limit_ = StoreLimit::kNone;  // space came back
+  WEIR_RETURN_IF_ERROR(EnforceQuota(log));
+  return result;
+}
 
+// Reserves sequences and writes the buffered rows, dead letters and acks in one transaction.
+// On error the transaction is rolled back (Fail) and nothing buffered is cleared.
+Result<CommitResult> LogImpl::WriteCommit(Log& log, const std::vector<std::string>& blobs) {
+  Log::Pending& p = *log.pending_;
+  const size_t n = p.readings.size();
+  const size_t chunk = log.options_.commit_records;
   const uint64_t total = p.defects.size() + n;
   CommitResult result;
   const uint64_t first = log.next_seq_;
@@ -451,49 +627,44 @@ Result<CommitResult> LogImpl::Commit(Log& log) {
     if (!st.ok()) return Fail(log, st);
     seq = h.last_seq + 1;
   }
-  if (total > 0) {
-    st = SetMeta(log, "next_seq", static_cast<int64_t>(last + 1));
-    if (!st.ok()) return Fail(log, st);
-  }
-  if (mark_moved) {
+  // next_seq also when nothing was issued: an open on a full disk may have left it unwritten.
+  st = SetMeta(log, "next_seq", static_cast<int64_t>(total > 0 ? last + 1 : log.next_seq_));
+  if (st.ok() && log.intake_mark_ != log.committed_intake_mark_) {
     st = SetMeta(log, "intake_mark", static_cast<int64_t>(log.intake_mark_));
-    if (!st.ok()) return Fail(log, st);
   }
-  st = WriteDeadLetters(log);
-  if (!st.ok()) return Fail(log, st);
-  for (const auto& key : p.dirty) {
-    p.upsert_cursor.BindText(1, key.first);
-    p.upsert_cursor.BindInt(2, static_cast<int64_t>(key.second));
-    p.upsert_cursor.BindInt(3, static_cast<int64_t>(p.cursors[key]));
+  if (st.ok()) st = WriteLogIdIfUnsaved(log);
+  if (st.ok()) st = WriteDeadLetters(log);
+  for (auto it = p.dirty.begin(); st.ok() && it != p.dirty.end(); ++it) {
+    p.upsert_cursor.BindText(1, it->first);
+    p.upsert_cursor.BindInt(2, static_cast<int64_t>(it->second));
+    p.upsert_cursor.BindInt(3, static_cast<int64_t>(p.cursors[*it]));
     st = p.upsert_cursor.Run("persisting a cursor");
-    if (!st.ok()) return Fail(log, st);
   }
-  st = Exec(log.db_, "COMMIT");
+  if (st.ok()) st = Exec(log.db_, "COMMIT");
   if (!st.ok()) return Fail(log, st);
-
-  if (total > 0) log.next_seq_ = last + 1;
-  log.committed_intake_mark_ = log.intake_mark_;
-  p.readings.clear();
-  p.readings_raw_bytes = 0;
-  p.defects.clear();
-  p.defect_times.clear();
-  p.dead_letters.clear();
-  p.dirty.clear();
-  p.acks_since.reset();
-  log.buffered_records_ = 0;
-  log.first_buffered_at_.reset();
-  WEIR_RETURN_IF_ERROR(EnforceQuota(log));
   return result;
 }
 
 // --- Quota -------------------------------------------------------------------------------
 
 Status LogImpl::EnforceQuota(Log& log) {
-  auto over = internal::EnforceQuota(log.db_, log.options_, log.pending_->cursors,
-                                     log.pending_->set_meta, log.evictions_);
-  if (!over.ok()) return Fail(log, over.status());
-  log.over_quota_ = *over;
+  internal::QuotaState q{log.options_, log.pending_->cursors, log.evictions_, log.usage_,
+                         log.usage_dirty_};
+  auto limit = internal::EnforceQuota(log.db_, q, log.pending_->set_meta);
+  log.usage_dirty_ = q.recount;
+  if (!limit.ok()) return Fail(log, limit.status());
+  log.limit_ = *limit;
   return Status::Ok();
+}
+
+// While writes are held back, every Append asks again (cheap: a statvfs and three header reads,
+// no write unless something can be evicted): space may come back without a commit.
+bool LogImpl::HeldBack(Log& log) {
+  if (log.limit_ == StoreLimit::kNone) return false;
+  // A full disk: let one group be buffered, so that its commit (or CommitIfDue's retry) finds
+  // out when space is back; refuse more until then.
+  if (log.limit_ == StoreLimit::kDiskFull) return log.buffered_records_ > 0;
+  return !EnforceQuota(log).ok() || log.limit_ != StoreLimit::kNone;
 }
 
 // --- Log ---------------------------------------------------------------------------------
@@ -539,7 +710,7 @@ Result<std::unique_ptr<Log>> Log::Open(const LogOptions& options, const Clock& c
   if (::flock(log->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     return AlreadyExists("log " + options.path.string() + " is open by another writer");
   }
-  Status st = LogImpl::OpenAndRecover(*log);
+  Status st = LogImpl::OpenWithRetries(*log);
   if (!st.ok()) return st.WithContext("opening log " + options.path.string());
   if (!log->sticky_.ok()) return log->sticky_.WithContext("opening log");
   return log;
@@ -549,28 +720,42 @@ Result<CommitResult> Log::Append(std::span<const Reading> readings) {
   if (!sticky_.ok()) {
     return FailedPrecondition("log refuses writes after an earlier error: " + sticky_.ToString());
   }
-  if (over_quota_) return ResourceExhausted("log is over its quota; ingest paused");
+  if (LogImpl::HeldBack(*this)) return HeldBackError();
   if (readings.empty()) return CommitResult{};
   pending_->readings.insert(pending_->readings.end(), readings.begin(), readings.end());
   buffered_records_ += readings.size();
   if (!first_buffered_at_) first_buffered_at_ = clock_.Now();
-  if (buffered_records_ >= options_.commit_records) return Commit();
-  return CommitResult{};
+  return CommitIfFull();
 }
 
 Result<CommitResult> Log::AppendDefect(const Defect& defect) {
   if (!sticky_.ok()) {
     return FailedPrecondition("log refuses writes after an earlier error: " + sticky_.ToString());
   }
-  if (over_quota_) return ResourceExhausted("log is over its quota; ingest paused");
+  if (LogImpl::HeldBack(*this)) return HeldBackError();
   WEIR_ASSIGN_OR_RETURN(std::string bytes, internal::EncodeDefect(defect));
   pending_->defects.push_back(std::move(bytes));
   pending_->defect_times.emplace_back(std::min(defect.window_start_us, defect.window_end_us),
                                       std::max(defect.window_end_us, defect.window_start_us));
   ++buffered_records_;
   if (!first_buffered_at_) first_buffered_at_ = clock_.Now();
-  if (buffered_records_ >= options_.commit_records) return Commit();
-  return CommitResult{};
+  return CommitIfFull();
+}
+
+// The group is full: commit. When the disk is full the records stay buffered (they were
+// accepted) and the caller sees an empty result; limit() says why the next Append is refused.
+Result<CommitResult> Log::CommitIfFull() {
+  if (buffered_records_ < options_.commit_records) return CommitResult{};
+  auto r = Commit();
+  if (!r.ok() && r.status().code() == StatusCode::kResourceExhausted && sticky_.ok()) {
+    return CommitResult{};
+  }
+  return r;
+}
+
+Status Log::HeldBackError() const {
+  return ResourceExhausted(std::string("log holds writes back (") +
+                           std::string(StoreLimitName(limit_)) + "); ingest paused");
 }
 
 Status Log::AppendDeadLetter(const DeadLetter& letter) {
@@ -592,6 +777,10 @@ std::optional<Clock::TimePoint> Log::NextCommitDeadline() const {
   if (pending_->acks_since) {
     auto ack_due = *pending_->acks_since + options_.commit_interval;
     due = due ? std::min(*due, ack_due) : ack_due;
+  }
+  // After a commit found the disk full, the next try waits a little (not a busy loop).
+  if (due && limit_ == StoreLimit::kDiskFull) {
+    due = std::max(*due, disk_full_at_ + kDiskFullRetry);
   }
   return due;
 }
@@ -662,6 +851,9 @@ Result<std::vector<StoredDeadLetter>> Log::ReadDeadLetters(uint64_t after_id, si
 Result<LogStats> Log::Stats() {
   WEIR_ASSIGN_OR_RETURN(LogStats st, internal::ComputeStats(db_, options_.path));
   st.next_seq = next_seq_;
+  st.usage.quota_counted = usage_.quota_counted;
+  st.usage.filesystem_available = usage_.filesystem_available;
+  st.usage.min_free_bytes = usage_.min_free_bytes;
   for (CursorStats& c : st.cursors) c.acked_seq = CursorPosition(c.name, c.lane);
   return st;
 }

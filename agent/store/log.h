@@ -29,6 +29,7 @@
 #include "agent/core/log_id.h"
 #include "agent/core/record.h"
 #include "agent/core/status.h"
+#include "platform/files.h"
 
 struct sqlite3;
 
@@ -45,6 +46,27 @@ enum class QuotaPolicy : uint8_t {
   kPauseIngest = 1,  // delete acked rows; otherwise Append returns ResourceExhausted
 };
 
+// Why the log holds writes back (FORMAT.md "Quota and eviction", "Disk space").
+enum class StoreLimit : uint8_t {
+  kNone = 0,
+  kQuota = 1,        // pages in use reached quota_bytes (less the WAL allowance)
+  kDiskReserve = 2,  // the filesystem's free space fell to min_free_bytes
+  kDiskFull = 3,     // a write failed with ENOSPC / SQLITE_FULL; retried, never sticky
+};
+std::string_view StoreLimitName(StoreLimit limit);  // "none", "quota", "disk_reserve", "disk_full"
+
+// LogOptions::min_free_bytes: this value means "choose from the filesystem's size"
+// (ResolveMinFreeBytes). A one-byte reserve would be meaningless, so nothing is lost.
+inline constexpr uint64_t kMinFreeAuto = 1;
+// The automatic disk reserve: the larger of 64 MiB and 5 % of the filesystem, capped at 256 MiB
+// (what an 8 GB SD card can spare) and at 10 % of the filesystem (a tiny filesystem would
+// otherwise be all reserve). `setting` other than kMinFreeAuto is returned as is. Pure.
+uint64_t ResolveMinFreeBytes(uint64_t setting, uint64_t filesystem_bytes);
+
+// Reports the space on the filesystem holding a path; platform::GetFilesystemSpace in
+// production, a fake in tests.
+using FreeSpaceProbe = Result<platform::FilesystemSpace> (*)(const std::filesystem::path&);
+
 struct LogOptions {
   // The SQLite file, e.g. /var/lib/weir/log.db. Its directory must exist. Quarantined files go
   // to <dir>/quarantine/<timestamp>/; the sequence high-water mark to <path>.seq.
@@ -55,9 +77,27 @@ struct LogOptions {
   // Group commit: commit when this long has passed since the first buffered record.
   std::chrono::milliseconds commit_interval{100};
   Synchronous synchronous = Synchronous::kFull;
-  // Byte quota on the file plus its WAL; 0 means no quota.
+  // Byte quota on the file plus its WAL plus quarantined files; 0 means no quota.
   uint64_t quota_bytes = 0;
   QuotaPolicy quota_policy = QuotaPolicy::kEvictOldest;
+  // The disk is a second quota: when the filesystem's available bytes (plus the file's free
+  // pages) fall below this, the quota policy applies as if the quota were reached. 0 disables;
+  // kMinFreeAuto picks it from the filesystem's size (ResolveMinFreeBytes).
+  uint64_t min_free_bytes = 0;
+  // Shares of quota_bytes that quarantined data (rows and files) and dead letters may use; each
+  // is trimmed oldest first beyond its share. 0 keeps none (trimmed at once). No effect without
+  // a quota.
+  uint32_t quarantine_quota_percent = 10;
+  uint32_t dead_letters_quota_percent = 5;
+  // How the free space is read; null means platform::GetFilesystemSpace.
+  FreeSpaceProbe free_space = nullptr;
+  // Opening retries errors that can pass (I/O errors, no memory, busy, full) this many times,
+  // waiting open_retry_initial, doubled each time (FORMAT.md "Recovery"); only damage quarantines.
+  int open_retries = 5;
+  std::chrono::milliseconds open_retry_initial{100};
+  // The SQLite VFS to open the file with; empty for SQLite's default. A seam for fault tests
+  // (agent/store/fault_vfs.h); production leaves it empty.
+  std::string vfs;
   // Sequences are reserved in blocks of this size in the side file <path>.seq, so that a fresh
   // log after a whole-file quarantine continues above anything ever issued.
   uint64_t seq_reserve_block = uint64_t{1} << 24;
@@ -78,7 +118,7 @@ struct LogOptions {
 enum class RecordKind : uint8_t {
   kReadings = 0,  // a chunk: readings first_seq..last_seq, one sequence each, in a codec blob
   kDefect = 1,    // one defect; first_seq == last_seq
-  kGap = 2,       // records first_seq..last_seq of this lane were evicted under the quota
+  kGap = 2,       // records first_seq..last_seq of this lane are missing: see gap_reason
 };
 
 // One row of the log, as returned by reads.
@@ -102,7 +142,12 @@ struct StoredRecord {
   // True when the row failed its checksum or could not be decoded; `readings`/`defect` are then
   // empty and the forwarder should send it upstream as a gap.
   bool damaged = false;
+  // kGap: why the records are missing: kGapEvicted (the quota) or kGapDamaged (lost to damage
+  // found on open). Empty for other kinds.
+  std::string gap_reason;
 };
+inline constexpr std::string_view kGapEvicted = "evicted";
+inline constexpr std::string_view kGapDamaged = "damaged";
 
 // Selects rows in sequence order: lane (or both), sequence range, optional event-time overlap.
 struct ReadQuery {
@@ -170,6 +215,16 @@ struct RecoveryReport {
   uint64_t rows_salvaged = 0;            // rows copied from a quarantined file into the fresh log
   uint64_t rows_quarantined = 0;         // damaged rows moved to the quarantine table this open
   uint64_t readings_quarantined = 0;
+  // Gap records with reason kGapDamaged written this open (rows that failed verification or
+  // salvage, ranges a quarantined file held that could not be read), and the sequences they span.
+  uint64_t damaged_gaps = 0;
+  uint64_t damaged_sequences = 0;
+  // Errors that can pass (I/O, no memory, busy, full) met while opening and retried.
+  uint64_t transient_retries = 0;
+  std::string last_transient_error;
+  // The open could not write (a full disk): the log is open for reading and forwarding, and
+  // writes wait for space (limit kDiskFull).
+  bool opened_without_space = false;
   std::vector<std::string> notes;  // human-readable, one line each
 };
 
@@ -180,6 +235,26 @@ struct EvictionStats {
   uint64_t readings_evicted = 0;
   uint64_t defects_evicted = 0;
   uint64_t bytes_evicted = 0;  // blob bytes
+  // Trimmed beyond their share of the quota (quarantine_quota_percent, dead_letters_...):
+  uint64_t quarantine_rows_trimmed = 0;
+  uint64_t quarantine_files_trimmed = 0;  // whole quarantined logs (directories) removed
+  uint64_t quarantine_bytes_trimmed = 0;
+  uint64_t dead_letters_trimmed = 0;  // beyond the byte share (the count cap is not counted)
+  uint64_t dead_letter_bytes_trimmed = 0;
+  bool operator==(const EvictionStats&) const = default;
+};
+
+// Bytes per kind of data the quota counts (FORMAT.md "Quota and eviction").
+struct UsageBytes {
+  uint64_t readings = 0;          // readings chunk blobs
+  uint64_t defects = 0;           // defect blobs
+  uint64_t dead_letters = 0;      // dead-letter rows (payload head, topic, reason + ~48)
+  uint64_t quarantine_rows = 0;   // rows in the quarantine table
+  uint64_t quarantine_files = 0;  // whole quarantined logs under <dir>/quarantine/
+  uint64_t pages_in_use = 0;      // what the database's pages hold (all of the above but files)
+  uint64_t quota_counted = 0;     // pages in use + WAL allowance + quarantine files
+  uint64_t filesystem_available = 0;
+  uint64_t min_free_bytes = 0;  // the resolved reserve (0: none)
 };
 
 struct LaneStats {
@@ -221,6 +296,12 @@ struct LogStats {
   EvictionStats evictions;
   // Best effort: zeros for a log from before dead letters, or when their tables cannot be read.
   DeadLetterStats dead_letters;
+  // Gap rows by reason, and the records they announce (both lanes).
+  uint64_t evicted_gaps = 0;
+  uint64_t evicted_gap_records = 0;
+  uint64_t damaged_gaps = 0;
+  uint64_t damaged_gap_records = 0;
+  UsageBytes usage;  // per kind; the writer's figures (a LogReader fills what it can read)
 };
 
 // The writer. See the file comment for thread-safety.
@@ -228,9 +309,11 @@ class Log {
  public:
   // Opens or creates the log at options.path, recovering from damage (see RecoveryReport).
   // Fails only for reasons other than damage: bad options, the directory missing or not
-  // writable, or AlreadyExists while another Log (any process) has the file open: a Log holds
-  // an exclusive lock on <path>.lock for its lifetime. `clock` must outlive the Log. Blocks on disk
-  // I/O (reads the whole file once when verify_rows_on_open).
+  // writable, an error that can pass (I/O, no memory, busy, full) that outlasted the retries
+  // (open_retries; this blocks up to ~3 s), or AlreadyExists while another Log (any process)
+  // has the file open: a Log holds an exclusive lock on <path>.lock for its lifetime. An
+  // existing log opens on a full disk (limit() kDiskFull). `clock` must outlive the Log. Blocks on
+  // disk I/O (reads the whole file once when verify_rows_on_open).
   static Result<std::unique_ptr<Log>> Open(const LogOptions& options, const Clock& clock);
 
   ~Log();
@@ -241,10 +324,12 @@ class Log {
   const LogOptions& options() const { return options_; }
 
   // Buffers readings (copied). Commits when commit_records records are buffered; the result
-  // says what that commit made durable (empty when nothing was committed). Returns
-  // ResourceExhausted, without buffering, while the log is over quota (kPauseIngest; or
-  // kEvictOldest with nothing left to evict), FailedPrecondition after a write error (sticky
-  // until reopened), or the commit's error.
+  // says what that commit made durable (empty when nothing was committed, also when the commit
+  // found the disk full: the records stay buffered). Returns ResourceExhausted, without
+  // buffering, while limit() holds writes back (the quota or the disk reserve under
+  // kPauseIngest, or under kEvictOldest with nothing left to evict; a full disk while a group
+  // waits to be committed), FailedPrecondition after a write error (sticky until reopened), or
+  // the commit's error.
   Result<CommitResult> Append(std::span<const Reading> readings);
   // Buffers one defect; same rules as Append.
   Result<CommitResult> AppendDefect(const Defect& defect);
@@ -269,8 +354,11 @@ class Log {
   // Commits when the commit interval has passed since the first buffered record (or pending
   // acks are due); otherwise returns an empty result.
   Result<CommitResult> CommitIfDue();
-  // Commits everything buffered (and pending acks) now, in one transaction.
+  // Commits everything buffered (and pending acks) now, in one transaction. ResourceExhausted
+  // (not sticky) when the disk is full: everything stays buffered for the next try.
   Result<CommitResult> Commit();
+  // How long after a commit found the disk full CommitIfDue tries again.
+  static constexpr std::chrono::milliseconds kDiskFullRetry{250};
   // When CommitIfDue will next commit; nullopt when nothing is buffered.
   std::optional<Clock::TimePoint> NextCommitDeadline() const;
   size_t buffered_records() const { return buffered_records_; }
@@ -300,13 +388,21 @@ class Log {
   // The log's random 128-bit identity, made when the log was created (or at the first open of a
   // log written before log ids); never empty once Open returned. FORMAT.md "Log id".
   const LogId& log_id() const { return log_id_; }
-  // OK, or the write error that made the log refuse writes until reopened.
+  // OK, or the write error that made the log refuse writes until reopened. A full disk is not
+  // sticky: the commit is rolled back, what was buffered stays buffered, limit() says kDiskFull
+  // and the next commit tries again.
   const Status& sticky_error() const { return sticky_; }
   const EvictionStats& evictions() const { return evictions_; }
+  // Why writes are held back now (kNone when they are not).
+  StoreLimit limit() const { return limit_; }
+  // Bytes per kind, as of the last quota check (every commit). Cheap.
+  const UsageBytes& usage() const { return usage_; }
 
  private:
   struct Pending;
   Log(const LogOptions& options, const Clock& clock);
+  Result<CommitResult> CommitIfFull();
+  Status HeldBackError() const;
 
   LogOptions options_;
   const Clock& clock_;
@@ -321,9 +417,14 @@ class Log {
   std::unique_ptr<Pending> pending_;
   size_t buffered_records_ = 0;
   std::optional<Clock::TimePoint> first_buffered_at_;
-  bool over_quota_ = false;
+  StoreLimit limit_ = StoreLimit::kNone;
+  Clock::TimePoint disk_full_at_{};  // when a write last found the disk full
+  UsageBytes usage_;
+  bool usage_dirty_ = true;             // dead letters or quarantine changed: recount their bytes
+  std::filesystem::path salvage_from_;  // a quarantined file an earlier open attempt left
   uint64_t intake_mark_ = 0;
   uint64_t committed_intake_mark_ = 0;
+  bool log_id_unsaved_ = false;  // assigned at open, not yet in meta (a full disk at open)
 
   friend class LogImpl;
 };

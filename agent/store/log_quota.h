@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <utility>
@@ -28,13 +29,41 @@ uint64_t WalAllowance(uint64_t quota);
 // Bytes of the pages in use (page_count - freelist_count) * page_size; the SQLite error.
 Result<uint64_t> UsedBytes(sqlite3* db);
 
-// When the pages in use exceed the quota less the WAL allowance, evicts (in one transaction) to
-// 90% of that budget: rows acked by every cursor of their lane, then, under kEvictOldest, the
-// oldest unsent rows, which become gap records. Updates `evictions` and persists it to meta
-// through `set_meta` (the prepared "INSERT INTO meta ... ON CONFLICT" statement). Returns
-// whether the log is still over its budget (always false without a quota). On error
-// `evictions` is unchanged and a transaction may be left open: the caller rolls back.
-Result<bool> EnforceQuota(sqlite3* db, const LogOptions& options, const CursorPositions& cursors,
-                          Stmt& set_meta, EvictionStats& evictions);
+// Everything a quota check reads besides the connection. `usage` is in and out: its
+// quarantine_files figure is kept by the caller (QuarantineFileBytes); the rest is refreshed.
+struct QuotaState {
+  const LogOptions& options;
+  const CursorPositions& cursors;
+  EvictionStats& evictions;
+  UsageBytes& usage;
+  bool recount = true;  // dead letters or quarantine rows changed since the last check
+};
+
+// The quota check, after every commit and on open (FORMAT.md "Quota and eviction", "Disk
+// space"). Budget for the pages in use: quota_bytes less the WAL allowance and quarantined
+// files, and, with a disk reserve, what the filesystem can still give before min_free_bytes
+// (available + the file's free pages - the WAL's unused allowance - the reserve). Over it, one
+// transaction evicts to 90 % of the quota budget or a tenth of the reserve below the disk
+// budget: rows acked by every cursor of their lane, then, under kEvictOldest, the oldest unsent
+// rows, which become gap records. Quarantined data and dead letters beyond their shares are
+// trimmed oldest first. Counters go to meta through `set_meta` in the same transaction; a check
+// that changes nothing writes nothing (so it works on a full disk). Returns the limit that still
+// holds writes back (kNone without quota and reserve). On error `evictions` is unchanged and a
+// transaction may be left open: the caller rolls back.
+Result<StoreLimit> EnforceQuota(sqlite3* db, QuotaState& state, Stmt& set_meta);
+
+// Dead-letter and quarantine-row bytes (UsageBytes::dead_letters, quarantine_rows).
+Status RecountSideTables(sqlite3* db, UsageBytes& usage);
+
+// Bytes of everything under <log dir>/quarantine/ (whole quarantined logs). Best effort: 0 when
+// the directory is missing or unreadable.
+uint64_t QuarantineFileBytes(const std::filesystem::path& log_path);
+
+// The eviction counters' meta keys, in EvictionStats order, with their fields.
+struct EvictionKey {
+  const char* key;
+  uint64_t EvictionStats::*field;
+};
+extern const EvictionKey kEvictionKeys[10];
 
 }  // namespace weir::store::internal

@@ -109,16 +109,27 @@ std::optional<uint64_t> ReadSeqFile(const fs::path& path) {
 
 Status WriteSeqFile(const fs::path& path, uint64_t value) {
   const fs::path tmp(path.string() + ".tmp");
+  // No space (ENOSPC, EDQUOT) is ResourceExhausted: the writer treats it as a full disk, not as
+  // a sticky error (FORMAT.md "Disk space").
+  auto error = [](const std::string& what, int err) {
+    std::string msg = what + ": " + std::strerror(err);
+    return err == ENOSPC || err == EDQUOT ? ResourceExhausted(std::move(msg))
+                                          : IoError(std::move(msg));
+  };
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return IoError("creating " + tmp.string() + ": " + std::strerror(errno));
+  if (fd < 0) return error("creating " + tmp.string(), errno);
   char buf[96];
   int len = std::snprintf(buf, sizeof(buf), "weir-seq %llu %llu\n",
                           static_cast<unsigned long long>(value),
                           static_cast<unsigned long long>(~value));
-  bool ok = ::write(fd, buf, static_cast<size_t>(len)) == len && ::fsync(fd) == 0;
-  int err = errno;
+  const ssize_t wrote = ::write(fd, buf, static_cast<size_t>(len));
+  bool ok = wrote == len && ::fsync(fd) == 0;
+  int err = wrote >= 0 && wrote < len ? ENOSPC : errno;  // a short write: the disk is full
   ::close(fd);
-  if (!ok) return IoError("writing " + tmp.string() + ": " + std::strerror(err));
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    return error("writing " + tmp.string(), err);
+  }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     return IoError("renaming " + tmp.string() + ": " + std::strerror(errno));
   }
@@ -134,7 +145,14 @@ Status CheckExisting(sqlite3* db, const fs::path& path, bool& empty_file) {
     return Status::Ok();
   }
   auto version = ReadMeta(db, "schema_version", 0);
-  if (!version.ok()) return DataLoss("not a weir log: " + version.status().message());
+  if (!version.ok()) {
+    // An error that can pass (I/O, busy, no memory, full) is not evidence of damage.
+    if (version.status().code() != StatusCode::kInternal &&
+        version.status().code() != StatusCode::kDataLoss) {
+      return version.status();
+    }
+    return DataLoss("not a weir log: " + version.status().message());
+  }
   if (*version > kSchemaVersion) {
     return FailedPrecondition("log schema version " + std::to_string(*version) +
                               " is newer than this agent's " + std::to_string(kSchemaVersion));
@@ -159,12 +177,58 @@ Status CheckExisting(sqlite3* db, const fs::path& path, bool& empty_file) {
   return CheckSchemaShape(db);
 }
 
+namespace {
+
+// A row that failed its checksum. Its columns may be what is damaged, so the gap that replaces
+// it is bounded by the next row in sequence order.
+struct BadRow {
+  RowHeader h;
+  uint64_t next_first = 0;  // first_seq of the next row in the file (any lane); 0: none
+};
+
+// The header of the damaged gap standing in for `bad`: its first_seq (the b-tree key, which
+// integrity_check vouches for) up to its last_seq when that is plausible, else up to the next
+// row (or first_seq alone when there is none).
+RowHeader DamagedGapFor(const BadRow& bad) {
+  RowHeader g = bad.h;
+  const bool plausible = g.last_seq >= g.first_seq && g.last_seq < kMaxSeq &&
+                         (bad.next_first == 0 || g.last_seq < bad.next_first);
+  if (!plausible) g.last_seq = bad.next_first != 0 ? bad.next_first - 1 : g.first_seq;
+  if (g.lane != Lane::kDefects && g.lane != Lane::kReadings) g.lane = Lane::kReadings;
+  g.kind = RecordKind::kGap;
+  g.count = g.last_seq - g.first_seq + 1;
+  return g;
+}
+
+}  // namespace
+
+Status WriteDamagedGap(sqlite3* db, const RowHeader& gap, RecoveryReport& report) {
+  WEIR_ASSIGN_OR_RETURN(Stmt s, Stmt::Prepare(db,
+                                              "INSERT OR REPLACE INTO records(first_seq, "
+                                              "last_seq, lane, kind, count, min_time_us, "
+                                              "max_time_us, raw_bytes, crc, blob) VALUES (?1, "
+                                              "?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9)"));
+  s.BindInt(1, static_cast<int64_t>(gap.first_seq));
+  s.BindInt(2, static_cast<int64_t>(gap.last_seq));
+  s.BindInt(3, static_cast<int64_t>(gap.lane));
+  s.BindInt(4, static_cast<int64_t>(RecordKind::kGap));
+  s.BindInt(5, static_cast<int64_t>(gap.count));
+  s.BindInt(6, gap.min_time_us);
+  s.BindInt(7, gap.max_time_us);
+  s.BindInt(8, RowChecksum(gap, kGapDamaged));
+  s.BindBlobStatic(9, kGapDamaged);
+  WEIR_RETURN_IF_ERROR(s.Run("writing a damaged gap"));
+  report.damaged_gaps++;
+  report.damaged_sequences += gap.last_seq - gap.first_seq + 1;
+  return Status::Ok();
+}
+
 Status VerifyRows(sqlite3* db, const Clock& clock, RecoveryReport& report) {
   WEIR_ASSIGN_OR_RETURN(Stmt s, Stmt::Prepare(db,
                                               "SELECT first_seq, last_seq, lane, kind, count, "
                                               "min_time_us, max_time_us, crc, blob FROM records "
                                               "ORDER BY first_seq"));
-  std::vector<std::pair<uint64_t, uint64_t>> bad;  // (first_seq, count)
+  std::vector<BadRow> bad;
   for (;;) {
     WEIR_ASSIGN_OR_RETURN(bool row, s.Step("verifying rows"));
     if (!row) break;
@@ -175,9 +239,8 @@ Status VerifyRows(sqlite3* db, const Clock& clock, RecoveryReport& report) {
                 static_cast<uint64_t>(s.Int(4)),
                 s.Int(5),
                 s.Int(6)};
-    if (RowChecksum(h, s.Blob(8)) != static_cast<uint32_t>(s.Int(7))) {
-      bad.emplace_back(h.first_seq, h.kind == RecordKind::kReadings ? h.count : 0);
-    }
+    if (!bad.empty() && bad.back().next_first == 0) bad.back().next_first = h.first_seq;
+    if (RowChecksum(h, s.Blob(8)) != static_cast<uint32_t>(s.Int(7))) bad.push_back({h, 0});
   }
   if (bad.empty()) return Status::Ok();
   report.integrity_ok = false;
@@ -188,19 +251,20 @@ Status VerifyRows(sqlite3* db, const Clock& clock, RecoveryReport& report) {
                                "reason, at_us, blob) SELECT first_seq, last_seq, lane, kind, "
                                "count, 'checksum mismatch', ?2, blob FROM records "
                                "WHERE first_seq = ?1"));
-  WEIR_ASSIGN_OR_RETURN(Stmt del, Stmt::Prepare(db, "DELETE FROM records WHERE first_seq = ?1"));
-  for (const auto& [seq, readings] : bad) {
-    move.BindInt(1, static_cast<int64_t>(seq));
+  // The row keeps its place as a gap with reason "damaged", so the forwarder announces exactly
+  // the sequences that were lost (FORMAT.md "Recovery", step 4).
+  for (const BadRow& b : bad) {
+    move.BindInt(1, static_cast<int64_t>(b.h.first_seq));
     move.BindInt(2, clock.WallMicros());
     WEIR_RETURN_IF_ERROR(move.Run("quarantining a row"));
-    del.BindInt(1, static_cast<int64_t>(seq));
-    WEIR_RETURN_IF_ERROR(del.Run("quarantining a row"));
+    WEIR_RETURN_IF_ERROR(WriteDamagedGap(db, DamagedGapFor(b), report));
     report.rows_quarantined++;
-    report.readings_quarantined += readings;
+    if (b.h.kind == RecordKind::kReadings) report.readings_quarantined += b.h.count;
   }
   WEIR_RETURN_IF_ERROR(Exec(db, "COMMIT"));
   report.notes.push_back(std::to_string(bad.size()) +
-                         " row(s) failed their checksum and were moved to quarantine");
+                         " row(s) failed their checksum: moved to quarantine, replaced by "
+                         "damaged gaps");
   return Status::Ok();
 }
 
@@ -230,77 +294,140 @@ Result<fs::path> QuarantineFile(const fs::path& path, const Clock& clock, const 
   return dir / path.filename();
 }
 
-Salvaged Salvage(const fs::path& old_db, sqlite3* db, RecoveryReport& report) {
+namespace {
+
+// Reads the old file's rows in one direction and copies the verified ones; `bad` collects the
+// rows that failed their checksum, with the neighbour that bounds them.
+struct ScanState {
+  uint64_t salvaged = 0, max_seq = 0;
+  std::vector<BadRow> bad;
+  bool error = false;         // the scan stopped on an error, not at the end
+  int64_t lowest_first = -1;  // the extreme first_seq reached (forwards: highest)
+  uint64_t lowest_last = 0;   // forwards: plausible last_seq of the last row read
+};
+
+void ScanOld(sqlite3* old, Stmt& insert, bool backwards, int64_t after, ScanState& st) {
+  std::string sql =
+      "SELECT first_seq, last_seq, lane, kind, count, min_time_us, max_time_us, raw_bytes, "
+      "crc, blob FROM records";
+  sql += backwards ? " WHERE first_seq > ?1 ORDER BY first_seq DESC" : " ORDER BY first_seq";
+  auto s = Stmt::Prepare(old, sql);
+  if (!s.ok()) {
+    st.error = true;
+    return;
+  }
+  if (backwards) s->BindInt(1, after);
+  uint64_t prev_first = 0;  // backwards: the row read before, i.e. the next one in sequence
+  for (;;) {
+    auto row = s->Step("salvaging rows");
+    if (!row.ok()) st.error = true;
+    if (!row.ok() || !*row) break;
+    RowHeader h{static_cast<uint64_t>(s->Int(0)),
+                static_cast<uint64_t>(s->Int(1)),
+                static_cast<Lane>(s->Int(2)),
+                static_cast<RecordKind>(s->Int(3)),
+                static_cast<uint64_t>(s->Int(4)),
+                s->Int(5),
+                s->Int(6)};
+    if (!backwards && !st.bad.empty() && st.bad.back().next_first == 0) {
+      st.bad.back().next_first = h.first_seq;
+    }
+    st.lowest_first = s->Int(0);
+    const bool ok = RowChecksum(h, s->Blob(9)) == static_cast<uint32_t>(s->Int(8)) &&
+                    h.last_seq < kMaxSeq && h.last_seq >= h.first_seq;
+    if (!ok) {
+      st.bad.push_back({h, backwards ? prev_first : 0});
+    } else {
+      st.max_seq = std::max(st.max_seq, h.last_seq);
+      for (int i = 0; i < 10; ++i) {
+        sqlite3_bind_value(insert.get(), i + 1, sqlite3_column_value(s->get(), i));
+      }
+      if (insert.Run("copying a salvaged row").ok()) ++st.salvaged;
+    }
+    st.lowest_last = ok ? h.last_seq : h.first_seq;
+    prev_first = h.first_seq;
+  }
+}
+
+// Inside Salvage's transaction: a damaged gap per row that failed its checksum, and one for the
+// stretch neither scan could read (between the forward scan's last row and the backward scan's
+// first, or up to the highest sequence known to be issued). Which lane that stretch held cannot
+// be known; it is announced in the readings lane, where nearly all sequences go, and a defects
+// consumer sees the jump in prev_seq.
+Status WriteSalvageGaps(sqlite3* db, const ScanState& fwd, const ScanState& bwd, uint64_t next_seq,
+                        RecoveryReport& report) {
+  for (const ScanState* st : {&fwd, &bwd}) {
+    for (const BadRow& b : st->bad) {
+      WEIR_RETURN_IF_ERROR(WriteDamagedGap(db, DamagedGapFor(b), report));
+    }
+  }
+  if (!fwd.error) return Status::Ok();
+  const uint64_t lo = fwd.lowest_first >= 0 ? fwd.lowest_last + 1 : 1;
+  const uint64_t hi = bwd.lowest_first >= 0 ? static_cast<uint64_t>(bwd.lowest_first) - 1
+                      : next_seq > 0        ? next_seq - 1
+                                            : 0;
+  if (hi < lo) {
+    if (hi == 0) report.notes.push_back("the unreadable part's sequences are unknown: no gap");
+    return Status::Ok();
+  }
+  RowHeader g{lo, hi, Lane::kReadings, RecordKind::kGap, hi - lo + 1, 0, 0};
+  return WriteDamagedGap(db, g, report);
+}
+
+}  // namespace
+
+Salvaged Salvage(const fs::path& old_db, sqlite3* db, uint64_t known_next_seq,
+                 RecoveryReport& report) {
   Salvaged out;
   sqlite3* old = nullptr;
   if (sqlite3_open_v2(old_db.c_str(), &old, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
     sqlite3_close_v2(old);
-    return out;
+    old = nullptr;
   }
-  if (auto next = ReadMeta(old, "next_seq", 0); next.ok() && *next > 0) {
-    out.next_seq = static_cast<uint64_t>(*next);
-  }
-  if (auto c = Stmt::Prepare(old, "SELECT name, lane, acked_seq FROM cursors"); c.ok()) {
-    for (;;) {
-      auto row = c->Step("salvaging cursors");
-      if (!row.ok() || !*row) break;
-      out.cursors.emplace_back(std::string(c->Text(0)), static_cast<Lane>(c->Int(1)),
-                               static_cast<uint64_t>(c->Int(2)));
+  if (old != nullptr) {
+    if (auto next = ReadMeta(old, "next_seq", 0); next.ok() && *next > 0) {
+      out.next_seq = static_cast<uint64_t>(*next);
+    }
+    if (auto c = Stmt::Prepare(old, "SELECT name, lane, acked_seq FROM cursors"); c.ok()) {
+      for (;;) {
+        auto row = c->Step("salvaging cursors");
+        if (!row.ok() || !*row) break;
+        out.cursors.emplace_back(std::string(c->Text(0)), static_cast<Lane>(c->Int(1)),
+                                 static_cast<uint64_t>(c->Int(2)));
+      }
     }
   }
-  Status st = Exec(db, "BEGIN IMMEDIATE");
   auto insert = Stmt::Prepare(db,
                               "INSERT OR IGNORE INTO records(first_seq, last_seq, lane, kind, "
                               "count, min_time_us, max_time_us, raw_bytes, crc, blob) VALUES "
                               "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
-  if (!st.ok() || !insert.ok()) {
-    sqlite3_close_v2(old);
+  if (!insert.ok() || !Exec(db, "BEGIN IMMEDIATE").ok()) {
+    if (old != nullptr) sqlite3_close_v2(old);
     return out;
   }
-  uint64_t salvaged = 0, damaged = 0, max_seq = 0;
-  int64_t forward_end = -1;
-  for (const bool backwards : {false, true}) {
-    std::string sql =
-        "SELECT first_seq, last_seq, lane, kind, count, min_time_us, max_time_us, raw_bytes, "
-        "crc, blob FROM records";
-    sql += backwards ? " WHERE first_seq > ?1 ORDER BY first_seq DESC" : " ORDER BY first_seq";
-    auto s = Stmt::Prepare(old, sql);
-    if (!s.ok()) break;
-    if (backwards) s->BindInt(1, forward_end);
-    for (;;) {
-      auto row = s->Step("salvaging rows");
-      if (!row.ok() || !*row) break;
-      RowHeader h{static_cast<uint64_t>(s->Int(0)),
-                  static_cast<uint64_t>(s->Int(1)),
-                  static_cast<Lane>(s->Int(2)),
-                  static_cast<RecordKind>(s->Int(3)),
-                  static_cast<uint64_t>(s->Int(4)),
-                  s->Int(5),
-                  s->Int(6)};
-      if (!backwards) forward_end = std::max<int64_t>(forward_end, s->Int(0));
-      std::string_view blob = s->Blob(9);
-      if (RowChecksum(h, blob) != static_cast<uint32_t>(s->Int(8)) || h.last_seq >= kMaxSeq) {
-        ++damaged;
-        continue;
-      }
-      max_seq = std::max(max_seq, h.last_seq);
-      for (int i = 0; i < 10; ++i) {
-        sqlite3_bind_value(insert->get(), i + 1, sqlite3_column_value(s->get(), i));
-      }
-      if (insert->Run("copying a salvaged row").ok()) ++salvaged;
-    }
+  ScanState fwd, bwd;
+  if (old != nullptr) {
+    ScanOld(old, *insert, /*backwards=*/false, 0, fwd);
+    if (fwd.error) ScanOld(old, *insert, /*backwards=*/true, fwd.lowest_first, bwd);
+    sqlite3_close_v2(old);
+  } else {
+    fwd.error = true;
   }
-  sqlite3_close_v2(old);
-  if (!Exec(db, "COMMIT").ok()) {
+  out.next_seq = std::max({out.next_seq, fwd.max_seq + 1, bwd.max_seq + 1});
+  Status gaps = WriteSalvageGaps(db, fwd, bwd, std::max(out.next_seq, known_next_seq), report);
+  uint64_t salvaged = fwd.salvaged + bwd.salvaged;
+  if (!gaps.ok() || !Exec(db, "COMMIT").ok()) {
     Exec(db, "ROLLBACK").IgnoreError();
     salvaged = 0;
   }
-  out.next_seq = std::max(out.next_seq, max_seq + 1);
+  const uint64_t damaged = fwd.bad.size() + bwd.bad.size();
   report.rows_salvaged = salvaged;
   report.rows_quarantined += damaged;
   report.notes.push_back("salvaged " + std::to_string(salvaged) +
                          " row(s) from the quarantined file; " + std::to_string(damaged) +
-                         " row(s) failed their checksum");
+                         " row(s) failed their checksum; " + std::to_string(report.damaged_gaps) +
+                         " damaged gap(s) announce " + std::to_string(report.damaged_sequences) +
+                         " lost sequence(s)");
   return out;
 }
 

@@ -17,6 +17,7 @@
 #include "agent/core/record.h"
 #include "agent/core/status.h"
 #include "agent/store/log.h"
+#include "agent/store/log_rows.h"
 
 namespace weir::store::internal {
 
@@ -60,6 +61,13 @@ struct Salvaged {
 // into the fresh log `db` (which has the schema) in one transaction, and counts them in
 // `report`. Rows are read forwards until the first error, then backwards from the end until an
 // error or the forward position, so damage in the middle loses only what it touched.
-Salvaged Salvage(const std::filesystem::path& old_db, sqlite3* db, RecoveryReport& report);
+// Ranges lost to damage (rows that failed their checksum, the stretch no scan could read, up to
+// `known_next_seq` - 1 when the old file cannot tell) become gap records with reason "damaged"
+// in the fresh log (FORMAT.md "Recovery", step 5).
+Salvaged Salvage(const std::filesystem::path& old_db, sqlite3* db, uint64_t known_next_seq,
+                 RecoveryReport& report);
+
+// Writes (or replaces) a gap row with reason kGapDamaged and counts it in `report`.
+Status WriteDamagedGap(sqlite3* db, const RowHeader& gap, RecoveryReport& report);
 
 }  // namespace weir::store::internal

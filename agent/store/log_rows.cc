@@ -8,6 +8,7 @@
 
 #include "agent/codec/defect_codec.h"
 #include "agent/store/crc32c.h"
+#include "agent/store/log_quota.h"
 #include "agent/store/sqlite_util.h"
 
 namespace weir::store::internal {
@@ -97,6 +98,9 @@ Result<std::vector<StoredRecord>> ReadRows(sqlite3* db, const ReadQuery& q,
       rec.damaged = true;
     } else if (q.decode) {
       DecodeRecord(rec, blob, decoder);
+    }
+    if (rec.kind == RecordKind::kGap && !rec.damaged) {
+      rec.gap_reason = blob.empty() ? kGapEvicted : blob.substr(0, 32);
     }
     if (q.with_blob && !rec.damaged) rec.blob.assign(blob);
     out.push_back(std::move(rec));
@@ -235,6 +239,16 @@ Result<LogStats> ComputeStats(sqlite3* db, const std::filesystem::path& path) {
     st.compression_ratio =
         static_cast<double>(st.raw_bytes) / static_cast<double>(st.encoded_bytes);
   }
+  WEIR_ASSIGN_OR_RETURN(Stmt g, Stmt::Prepare(db,
+                                              "SELECT length(blob) > 0, count(*), sum(count) "
+                                              "FROM records WHERE kind = 2 GROUP BY 1"));
+  for (;;) {
+    WEIR_ASSIGN_OR_RETURN(bool row, g.Step("counting gaps"));
+    if (!row) break;
+    const bool damaged = g.Int(0) != 0;
+    (damaged ? st.damaged_gaps : st.evicted_gaps) = static_cast<uint64_t>(g.Int(1));
+    (damaged ? st.damaged_gap_records : st.evicted_gap_records) = static_cast<uint64_t>(g.Int(2));
+  }
   WEIR_ASSIGN_OR_RETURN(int64_t quarantined, QueryInt(db, "SELECT count(*) FROM quarantine"));
   st.quarantined_rows = static_cast<uint64_t>(quarantined);
   WEIR_ASSIGN_OR_RETURN(int64_t next_seq, ReadMeta(db, "next_seq", 1));
@@ -242,16 +256,10 @@ Result<LogStats> ComputeStats(sqlite3* db, const std::filesystem::path& path) {
   WEIR_ASSIGN_OR_RETURN(int64_t id_hi, ReadMeta(db, "log_id_hi", 0));
   WEIR_ASSIGN_OR_RETURN(int64_t id_lo, ReadMeta(db, "log_id_lo", 0));
   st.log_id = LogId{static_cast<uint64_t>(id_hi), static_cast<uint64_t>(id_lo)};
-  WEIR_ASSIGN_OR_RETURN(int64_t v, ReadMeta(db, "acked_rows_deleted", 0));
-  st.evictions.acked_rows_deleted = static_cast<uint64_t>(v);
-  WEIR_ASSIGN_OR_RETURN(v, ReadMeta(db, "rows_evicted", 0));
-  st.evictions.rows_evicted = static_cast<uint64_t>(v);
-  WEIR_ASSIGN_OR_RETURN(v, ReadMeta(db, "readings_evicted", 0));
-  st.evictions.readings_evicted = static_cast<uint64_t>(v);
-  WEIR_ASSIGN_OR_RETURN(v, ReadMeta(db, "defects_evicted", 0));
-  st.evictions.defects_evicted = static_cast<uint64_t>(v);
-  WEIR_ASSIGN_OR_RETURN(v, ReadMeta(db, "bytes_evicted", 0));
-  st.evictions.bytes_evicted = static_cast<uint64_t>(v);
+  for (const EvictionKey& k : kEvictionKeys) {
+    WEIR_ASSIGN_OR_RETURN(int64_t v, ReadMeta(db, k.key, 0));
+    st.evictions.*k.field = static_cast<uint64_t>(v);
+  }
 
   WEIR_ASSIGN_OR_RETURN(Stmt c, Stmt::Prepare(db,
                                               "SELECT name, lane, acked_seq FROM cursors "
@@ -291,6 +299,20 @@ Result<LogStats> ComputeStats(sqlite3* db, const std::filesystem::path& path) {
   st.stored_bytes = FileBytes(path) + WalBytes(path);
   st.live_bytes = static_cast<uint64_t>((pages - free_pages) * page_size) + WalBytes(path);
   st.dead_letters = ComputeDeadLetterStats(db);
+  // Bytes per kind, counted here (the writer also keeps running figures: Log::usage()).
+  UsageBytes& usage = st.usage;
+  WEIR_ASSIGN_OR_RETURN(Stmt b, Stmt::Prepare(db,
+                                              "SELECT lane, sum(length(blob)) FROM records "
+                                              "GROUP BY lane"));
+  for (;;) {
+    WEIR_ASSIGN_OR_RETURN(bool row, b.Step("counting bytes"));
+    if (!row) break;
+    (static_cast<Lane>(b.Int(0)) == Lane::kDefects ? usage.defects : usage.readings) =
+        static_cast<uint64_t>(b.Int(1));
+  }
+  RecountSideTables(db, usage).IgnoreError();  // a log from before dead letters has no table
+  usage.quarantine_files = QuarantineFileBytes(path);
+  usage.pages_in_use = static_cast<uint64_t>((pages - free_pages) * page_size);
   return st;
 }
 

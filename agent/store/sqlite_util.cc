@@ -23,6 +23,7 @@ Status SqlStatus(sqlite3* db, int rc, std::string_view what) {
       return IoError(std::move(msg));
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
+    case SQLITE_NOMEM:  // can pass, like busy: Log::Open retries it (FORMAT.md "Recovery")
       return Unavailable(std::move(msg));
     default:
       return Internal(std::move(msg));

@@ -15,7 +15,8 @@
 namespace weir::store::internal {
 
 // Maps an SQLite result code to a Status naming the operation: corruption -> DataLoss,
-// full/I/O -> IoError or ResourceExhausted, anything else -> Internal.
+// full -> ResourceExhausted, I/O -> IoError, busy/locked/no memory -> Unavailable, anything else
+// -> Internal.
 Status SqlStatus(sqlite3* db, int rc, std::string_view what);
 
 // Runs SQL without results (may hold several statements).

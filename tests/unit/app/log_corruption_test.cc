@@ -118,6 +118,16 @@ TEST_F(LogCorruption, AZeroedPageIsQuarantinedAndTheRestKept) {
   EXPECT_GT(stats["readings"].get<uint64_t>(), 0u) << "the intact chunks are kept";
   EXPECT_LT(stats["readings"].get<uint64_t>(), static_cast<uint64_t>(kReadings));
   EXPECT_FALSE(stats["recovery"]["integrity_ok"].get<bool>());
+  // The loss is reported and announced: damaged gaps in the log, in the report and the text.
+  EXPECT_GT(stats["recovery"]["damaged_gaps"].get<uint64_t>(), 0u) << r.out;
+  EXPECT_GT(stats["gaps"]["damaged"].get<uint64_t>(), 0u) << r.out;
+  EXPECT_EQ(stats["gaps"]["damaged_records"].get<uint64_t>() + stats["readings"].get<uint64_t>(),
+            static_cast<uint64_t>(kReadings))
+      << "every lost reading is announced by a damaged gap";
+  EXPECT_GT(stats["bytes"]["readings"].get<uint64_t>(), 0u);
+  ProgramResult text = Weir({"log", "stats", "--log", log.string()});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("gap records"), std::string::npos) << text.out;
 }
 
 }  // namespace
