@@ -127,20 +127,24 @@ void LocalLink::Run(Worker& worker) {
 }
 
 void LocalLink::WatchJournal(Clock::TimePoint* next_attempt) {
-  if (!limit_.journal_bytes || limit_.max_bytes == 0) return;
+  if (!limit_.journal_bytes) return;
   const uint64_t bytes = limit_.journal_bytes();
-  if (!paused() && bytes > limit_.max_bytes) {
+  const bool over = limit_.max_bytes != 0 && bytes > limit_.max_bytes;
+  const bool disk_low = limit_.disk_low && limit_.disk_low();
+  if (!paused() && (over || disk_low)) {
     paused_.store(true, std::memory_order_relaxed);
     pauses_.fetch_add(1, std::memory_order_relaxed);
-    LogWarn("ingest", "the intake journal holds " + std::to_string(bytes) +
-                          " bytes, over ingest.journal_max_bytes: disconnecting from the local "
-                          "broker, which keeps our session's messages, until the store catches up");
+    LogWarn("ingest", (over ? "the intake journal holds " + std::to_string(bytes) +
+                                  " bytes, over ingest.journal_max_bytes"
+                            : std::string("the disk is at its reserve (store.min_free_bytes)")) +
+                          ": disconnecting from the local broker, which keeps our session's "
+                          "messages, until the store catches up");
     const Status s = client_.Disconnect(std::chrono::milliseconds(2000));
     if (!s.ok()) LogDebug("ingest", "disconnect: " + s.ToString());
     state_.store(LinkState::kDisconnected, std::memory_order_release);
-  } else if (paused() && bytes <= limit_.max_bytes / 2) {
+  } else if (paused() && !disk_low && (limit_.max_bytes == 0 || bytes <= limit_.max_bytes / 2)) {
     paused_.store(false, std::memory_order_relaxed);
-    LogInfo("ingest", "the intake journal is below half its cap: connecting to the local broker");
+    LogInfo("ingest", "the journal and the disk have room again: connecting to the local broker");
     *next_attempt = clock_.Now();
   }
 }

@@ -8,9 +8,10 @@
 // It also watches the ingest queue and logs when the store thread falls behind and catches up
 // (ingest_queue.h: past the memory budget messages wait in the intake journal). The journal is
 // the one place that grows while the store cannot take messages (the quota's pause_ingest policy
-// through a long outage), so it has a cap (ingest.journal_max_bytes): past it LocalLink
-// disconnects from the local broker, keeping its persistent session, so the broker holds what
-// comes next; it connects again once the journal is below half the cap. The broker's
+// through a long outage), so it has a cap (ingest.journal_max_bytes): past it, and while the
+// store is out of disk (store.min_free_bytes), LocalLink disconnects from the local broker,
+// keeping its persistent session, so the broker holds what comes next; it connects again once
+// the journal is below half the cap and the disk has room. The broker's
 // redeliveries of what was journaled before the disconnect are recognised by Ingest
 // (redelivery_filter.h), so a pause trades no loss for duplicates.
 //
@@ -35,10 +36,13 @@
 
 namespace weir::pipeline {
 
-// The journal's cap; no cap without a journal.
+// When to stop taking messages; nothing without a journal.
 struct JournalLimit {
   std::function<uint64_t()> journal_bytes;  // the journal's size on disk now (thread-safe)
   uint64_t max_bytes = 0;                   // 0: no cap
+  // True while the store holds writes back for lack of disk (store.min_free_bytes reached, or
+  // the disk full): the journal would only eat the space the backlog needs (thread-safe).
+  std::function<bool()> disk_low;
 };
 
 class LocalLink {

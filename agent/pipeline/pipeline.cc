@@ -59,6 +59,10 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Start(PipelineOptions options,
   if (p->journal_) {
     limit.journal_bytes = [j = p->journal_.get()] { return j->Stats().bytes; };
     limit.max_bytes = options.journal_max_bytes;
+    limit.disk_low = [store = p->store_.get()] {
+      const store::StoreLimit l = store->counters().limit;
+      return l == store::StoreLimit::kDiskReserve || l == store::StoreLimit::kDiskFull;
+    };
   }
   WEIR_ASSIGN_OR_RETURN(p->forwarder_, Forwarder::Start(std::move(options.forward),
                                                         *p->upstream_client_, *p->store_, clock));

@@ -19,6 +19,9 @@
 
 #ifndef WEIR_OUTAGE_SECONDS
 #define WEIR_OUTAGE_SECONDS 60
+#define WEIR_MEMORY_SUITE AgentMemory
+#else
+#define WEIR_MEMORY_SUITE AgentMemorySoak  // ctest names must differ between the two binaries
 #endif
 
 namespace weir {
@@ -52,7 +55,7 @@ std::string Diagnostics(AgentRig& rig) {
          "\nagent stderr (tail): " + (err.size() > 3000 ? err.substr(err.size() - 3000) : err);
 }
 
-TEST(AgentMemory, PauseIngestThroughALongOutageStaysInItsMemoryBudgetAndLosesNothing) {
+TEST(WEIR_MEMORY_SUITE, PauseIngestThroughALongOutageStaysInItsMemoryBudgetAndLosesNothing) {
   constexpr int kOutage = WEIR_OUTAGE_SECONDS;
   constexpr double kRate = 5000;
   constexpr uint64_t kPeakRssBudgetKib = 20'000'000 / 1024;  // the 20 MB

@@ -108,6 +108,17 @@ TEST_F(LocalLinkTest, AJournalOverItsCapPausesTheLocalConnectionUntilItIsBelowHa
   EXPECT_EQ(link_->pauses(), 1u);
 }
 
+TEST_F(LocalLinkTest, ADiskAtItsReservePausesTheLocalConnectionUntilThereIsRoom) {
+  std::atomic<bool> disk_low{false};
+  Start({[] { return uint64_t{0}; }, 1000, [&] { return disk_low.load(); }});
+  Connect();
+  disk_low = true;
+  ASSERT_TRUE(WaitFor([&] { return link_->paused() && client_.disconnect_calls() == 1; }));
+  disk_low = false;
+  ASSERT_TRUE(WaitFor([&] { return client_.connecting(); }));
+  EXPECT_FALSE(link_->paused());
+}
+
 TEST_F(LocalLinkTest, ARedeliveryOfAJournaledMessageAfterAReconnectIsDropped) {
   Start();
   Connect();
