@@ -19,6 +19,7 @@
 
 #include "agent/codec/csv.h"
 #include "agent/core/clock.h"
+#include "agent/store/intake_journal.h"
 #include "agent/store/log.h"
 
 namespace weir::store {
@@ -191,6 +192,31 @@ BENCHMARK(BM_CommitWithDiskReserve)
     ->Unit(benchmark::kMicrosecond)
     ->MinTime(3.0)
     ->UseRealTime();
+
+// The intake journal's cost per inbound message (intake_journal.h): one writev(2) of a typical
+// one-reading JSON message (66-byte payload, 16-byte topic), no fsync, with segment rotation and
+// release as the store thread does after commits. Arg: payload bytes.
+void BM_IntakeJournalAppend(benchmark::State& state) {
+  ScratchDir dir;
+  auto journal = IntakeJournal::Open({.dir = dir.path() / "intake"}, 0);
+  if (!journal.ok()) {
+    state.SkipWithError(journal.status().ToString().c_str());
+    return;
+  }
+  const std::string topic = "sensors/s0042/t";
+  const std::string payload(static_cast<size_t>(state.range(0)), 'x');
+  uint64_t n = 0;
+  for (auto _ : state) {
+    auto r = (*journal)->Append(topic, payload, 1'700'000'000'000'000);
+    if (!r.ok()) {
+      state.SkipWithError(r.status().ToString().c_str());
+      return;
+    }
+    if ((++n & 0xfff) == 0) (*journal)->Release(*r);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_IntakeJournalAppend)->Arg(66)->Arg(1000)->Unit(benchmark::kNanosecond)->MinTime(2.0);
 
 // Imports the whole corpus into a fresh log; bytes_per_reading = closed file size / readings.
 // Arg: synchronous as above.
