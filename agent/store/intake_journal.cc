@@ -193,7 +193,13 @@ Status IntakeJournal::Scan(uint64_t committed_mark) {
   }
   last = std::max(last, committed_mark);
   last_number_.store(last, std::memory_order_release);
-  if (fd_ < 0) return StartSegment(last + 1);
+  if (fd_ < 0) {
+    // On a full disk the new segment may not be creatable yet. The journal still opens, so
+    // what it holds is replayed; Append tries again and, until it can, reports errors (the
+    // caller keeps messages in memory and the local link pauses while the disk is full).
+    const Status s = StartSegment(last + 1);
+    if (!s.ok()) LogWarn("store", "intake journal: no segment to append to yet: " + s.ToString());
+  }
   return Status::Ok();
 }
 

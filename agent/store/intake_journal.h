@@ -72,7 +72,8 @@ class IntakeJournal {
   // continue above both that entry and `committed_mark` (the log's intake mark): after a power
   // cut the journal's tail may be shorter than what the log already holds, and a number at or
   // below the mark would never be replayed. Fails with IoError when the directory cannot be
-  // created or read.
+  // created or read; a segment that cannot be created yet (a full disk) is not a failure: the
+  // journal's content can still be read, and Append retries.
   static Result<std::unique_ptr<IntakeJournal>> Open(const IntakeJournalOptions& options,
                                                      uint64_t committed_mark);
   ~IntakeJournal();
