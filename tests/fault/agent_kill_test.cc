@@ -28,14 +28,9 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::AgentRig;
+using testing::Diagnostics;
 using testing::JsonCount;
 using testing::SimulateArgs;
-
-std::string Diagnostics(AgentRig& rig) {
-  const std::string err = rig.AgentStderr();
-  return "\nstatus.json: " + rig.AgentStatus().dump(2) + "\nsink: " + rig.SinkReport().dump(2) +
-         "\nagent stderr (tail): " + (err.size() > 3000 ? err.substr(err.size() - 3000) : err);
-}
 
 struct KillCase {
   double rate;  // one-reading messages per second

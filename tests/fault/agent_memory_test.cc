@@ -30,6 +30,7 @@ namespace {
 using nlohmann::json;
 using std::chrono::seconds;
 using testing::AgentRig;
+using testing::Diagnostics;
 using testing::JsonCount;
 using testing::SimulateArgs;
 using testing::WaitFor;
@@ -47,12 +48,6 @@ uint64_t PeakRssKib(int64_t pid) {
     in.ignore(4096, '\n');
   }
   return 0;
-}
-
-std::string Diagnostics(AgentRig& rig) {
-  const std::string err = rig.AgentStderr();
-  return "\nstatus.json: " + rig.AgentStatus().dump(2) + "\nsink: " + rig.SinkReport().dump(2) +
-         "\nagent stderr (tail): " + (err.size() > 3000 ? err.substr(err.size() - 3000) : err);
 }
 
 TEST(WEIR_MEMORY_SUITE, PauseIngestThroughALongOutageStaysInItsMemoryBudgetAndLosesNothing) {

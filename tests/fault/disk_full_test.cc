@@ -28,6 +28,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using std::chrono::seconds;
 using testing::AgentRig;
+using testing::Diagnostics;
 using testing::JsonCount;
 using testing::SimulateArgs;
 using testing::WaitFor;
@@ -76,12 +77,6 @@ uint64_t Fill(const fs::path& file, uint64_t leave) {
   ::close(fd);
   std::error_code ec;
   return fs::file_size(file, ec);
-}
-
-std::string Diagnostics(AgentRig& rig) {
-  const std::string err = rig.AgentStderr();
-  return "\nstatus.json: " + rig.AgentStatus().dump(2) + "\nsink: " + rig.SinkReport().dump(2) +
-         "\nagent stderr (tail): " + (err.size() > 3000 ? err.substr(err.size() - 3000) : err);
 }
 
 void ExpectEverythingDeliveredInOrder(const json& report, uint64_t published) {

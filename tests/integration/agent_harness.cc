@@ -287,4 +287,10 @@ SimulateResult AgentRig::SimulateSummary(int exit_code) const {
       exit_code, ReadFileBytes(dir_ / ("simulate-" + std::to_string(simulate_runs_) + ".err")));
 }
 
+std::string Diagnostics(AgentRig& rig) {
+  const std::string err = rig.AgentStderr();
+  return "\nstatus.json: " + rig.AgentStatus().dump(2) + "\nsink: " + rig.SinkReport().dump(2) +
+         "\nagent stderr (tail): " + (err.size() > 3000 ? err.substr(err.size() - 3000) : err);
+}
+
 }  // namespace weir::testing

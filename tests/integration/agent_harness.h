@@ -143,6 +143,10 @@ nlohmann::json ReadJsonFile(const std::filesystem::path& path);
 // A number by JSON pointer, 0 when absent or not a number.
 uint64_t JsonCount(const nlohmann::json& j, const std::string& pointer);
 
+// What a failing test prints about the rig: status.json, the sink's report and the tail of the
+// agent's stderr.
+std::string Diagnostics(AgentRig& rig);
+
 // Waits until `deadline` while checking `still_ok` (for the duration of an outage, which is the
 // scenario itself, not a guess at how long something takes). Returns false as soon as
 // `still_ok` does.

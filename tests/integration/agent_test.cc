@@ -32,6 +32,7 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::AgentRig;
+using testing::Diagnostics;
 using testing::JsonCount;
 using testing::RigOptions;
 using testing::SimulateArgs;
@@ -86,14 +87,6 @@ void ExpectNoHolesNoReordering(const json& report) {
   EXPECT_EQ(JsonCount(lane, "/silent_gaps"), 0u) << report.dump(2);
   EXPECT_EQ(JsonCount(report, "/undecodable"), 0u) << report.dump(2);
   EXPECT_EQ(JsonCount(report, "/queue_overflow"), 0u) << report.dump(2);
-}
-
-std::string Diagnostics(AgentRig& rig) {
-  return "\nstatus.json: " + rig.AgentStatus().dump(2) + "\nsink: " + rig.SinkReport().dump(2) +
-         "\nagent stderr (tail): " + [&] {
-           const std::string err = rig.AgentStderr();
-           return err.size() > 3000 ? err.substr(err.size() - 3000) : err;
-         }();
 }
 
 // ---- 1. Steady flow at several rates ----
