@@ -65,6 +65,7 @@ std::string RenderStatusJson(const pipeline::PipelineSnapshot& s, const StatusCo
       {"readings_acked", f.readings_acked},
       {"defects_acked", f.defects_acked},
       {"gaps_sent", f.gaps_sent},
+      {"rejected_gaps", f.rejected_gaps},
       {"readings_per_s", c.forward_readings_per_s},
       {"resends", f.resends},
       {"rejections", f.rejections},
@@ -91,10 +92,9 @@ std::string RenderStatusJson(const pipeline::PipelineSnapshot& s, const StatusCo
     detect["local_latency_p99_ms"] = s.detect.local_latency_p99_ms;
   }
   json doc = {
-      {"device", c.device_id}, {"pid", static_cast<int64_t>(::getpid())},
-      {"state", c.state},      {"uptime_s", c.uptime_s},
-      {"time_us", c.now_us},   {"ingest", ingest},
-      {"store", store},        {"forward", forward},
+      {"device", c.device_id}, {"log_id", s.log_id},     {"pid", static_cast<int64_t>(::getpid())},
+      {"state", c.state},      {"uptime_s", c.uptime_s}, {"time_us", c.now_us},
+      {"ingest", ingest},      {"store", store},         {"forward", forward},
   };
   doc["detect"] = std::move(detect);
   doc["reload"] = {{"applied", c.reloads_applied},

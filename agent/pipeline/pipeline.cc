@@ -38,6 +38,7 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Start(PipelineOptions options,
   }
   options.forward.log_path = log->options().path;
   options.forward.log_id = log->log_id();
+  p->log_id_ = log->log_id().ToHex();
   Pipeline* raw = p.get();
   // The forwarder starts after the store (it reads the cursor the store loaded), but the store's
   // commit callback needs the forwarder: it looks it up through the pipeline, and a commit before
@@ -127,6 +128,7 @@ PipelineSnapshot Pipeline::Snapshot() const {
   s.rejected_by_reason = ingest_->RejectedByReason();
   s.ingest_dropped_at_shutdown = ingest_->dropped_at_shutdown();
   s.ingest_queue_depth = queue_->size();
+  s.log_id = log_id_;
   s.ingest_queue_bytes = queue_->bytes();
   s.ingest_spilled_now = queue_->spilled_messages();
   s.ingest_spilled_total = ingest_->spilled();

@@ -59,6 +59,7 @@ struct PipelineOptions {
 
 // A consistent-enough view for the status file (each part is read atomically on its own).
 struct PipelineSnapshot {
+  std::string log_id;  // the log's identity (32 hex digits), as every envelope carries it
   LinkState local = LinkState::kDisconnected;
   uint64_t ingest_messages = 0;
   uint64_t ingest_readings = 0;
@@ -125,6 +126,7 @@ class Pipeline {
   std::unique_ptr<Forwarder> forwarder_;
   std::atomic<Forwarder*> forwarder_ptr_{nullptr};  // for the store thread's commit callback
   std::unique_ptr<LocalLink> local_;
+  std::string log_id_;
   bool shut_down_ = false;
   Status shutdown_status_;
 };

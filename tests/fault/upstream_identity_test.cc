@@ -61,6 +61,7 @@ TEST(UpstreamIdentityFault, AWipedStateDirectoryStartsANewLogWhoseReadingsAreNot
   ASSERT_TRUE(rig->WaitForSinkDelivered(500, seconds(30))) << rig->SinkReport().dump(2);
   const std::string old_id = LogStats(*rig).value("log_id", "");
   ASSERT_EQ(old_id.size(), 32u);
+  EXPECT_EQ(rig->AgentStatus().value("log_id", ""), old_id);  // status.json names it too
   ASSERT_EQ(rig->StopAgent(), 0) << rig->AgentStderr();
 
   // The SD card is replaced: nothing of the state directory survives (log, .seq, boot epoch).
