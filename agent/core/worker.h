@@ -8,6 +8,12 @@
 // the worker's shutdown). The destructor requests stop and joins, so a Worker owns its thread
 // for exactly its own lifetime. Not copyable or movable (the body holds a reference to it).
 //
+// Progress, for the systemd watchdog: the body counts as busy from the moment it starts or leaves
+// a WaitFor/WaitUntil until it enters the next one. A body that stays busy far longer than a turn
+// of its loop takes (blocked in a syscall, a lock, an endless loop) is stuck; one that waits is
+// idle, which is healthy however long it lasts. Bodies that also wait elsewhere (a queue's
+// PopUntil) show busy during that wait, so such waits must be short (they are: idle_wake).
+//
 // Thread names: on Linux the thread is named with pthread_setname_np (15 characters at most,
 // longer names are truncated), a deliberate exception to core's std-only rule because every
 // thread needs it and the call is a single line; elsewhere the name is only kept for name().
@@ -16,9 +22,11 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -60,14 +68,22 @@ class Worker {
   // call the Worker from it.
   bool WaitUntil(const std::function<bool()>& pred, TimePoint deadline);
 
+  // When the body's current busy stretch began (steady_clock), or nullopt while it waits in
+  // WaitFor/WaitUntil or after it returned. Any thread; does not block.
+  std::optional<TimePoint> busy_since() const;
+
  private:
   explicit Worker(std::string name) : name_(std::move(name)) {}
   void Run(const Body& body);
+  void MarkBusy();
   template <typename Pred>
   void WaitLocked(std::unique_lock<std::mutex>& lock, TimePoint deadline, Pred done);
 
   const std::string name_;
   std::atomic<bool> stop_{false};
+  // busy_since() as steady_clock ticks; kIdle while waiting or finished.
+  static constexpr int64_t kIdle = INT64_MIN;
+  std::atomic<int64_t> busy_since_{kIdle};
   std::mutex mu_;
   std::condition_variable cv_;
   std::mutex join_mu_;  // serializes Join against itself
