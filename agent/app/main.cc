@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "agent/app/config_command.h"
 #include "agent/app/detect_command.h"
 #include "agent/app/exit_codes.h"
 #include "agent/app/log_commands.h"
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = weir::app::kExitOk;
   weir::app::AddRunCommand(app, &exit_code);
+  weir::app::AddConfigCommand(app, &exit_code);
   weir::app::AddLogCommands(app, &exit_code);
   weir::app::AddDetectCommand(app, &exit_code);
   weir::app::AddSimulateCommand(app, &exit_code);
