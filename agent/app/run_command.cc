@@ -16,6 +16,7 @@
 
 #include "agent/app/exit_codes.h"
 #include "agent/app/run_config.h"
+#include "agent/app/service_notify.h"
 #include "agent/app/status_file.h"
 #include "agent/config/config.h"
 #include "agent/config/diff.h"
@@ -25,6 +26,7 @@
 #include "agent/transport/paho_mqtt_client.h"
 #include "platform/files.h"
 #include "platform/instance_lock.h"
+#include "platform/sd_notify.h"
 #include "platform/signals.h"
 
 extern char** environ;
@@ -168,6 +170,26 @@ class StatusWriter {
   bool warned_ = false;
 };
 
+// What systemd is told about the pipeline (service_notify.h). A connect attempt has ended once
+// the link connected or failed at least once.
+ServiceHealth HealthOf(const pipeline::Pipeline& p, const ServiceNotifier& service,
+                       const Clock& clock) {
+  const pipeline::PipelineSnapshot s = p.Snapshot();
+  ServiceHealth h;
+  h.local = s.local;
+  h.local_attempted = s.local_connects + s.local_connect_failures > 0;
+  h.upstream = s.forward.state;
+  h.upstream_attempted = s.forward.connects > 0 || !s.forward.last_error.empty();
+  h.backlog_rows = s.forward.backlog_rows;
+  const TimeMicros now_us = clock.WallMicros();
+  if (s.forward.oldest_unsent_us != 0 && now_us > s.forward.oldest_unsent_us) {
+    h.oldest_unsent_age_s = static_cast<double>(now_us - s.forward.oldest_unsent_us) / 1e6;
+  }
+  h.last_error = s.forward.last_error;
+  h.stalled = p.StalledStage(clock.Now(), service.stall_limit());
+  return h;
+}
+
 // Re-reads the config (file < environment < flags) and applies what is live. OK when applied (or
 // nothing changed); otherwise the error, with the running config kept (the caller logs it).
 Status Reload(const RunFlags& flags, config::AgentConfig& current, pipeline::Pipeline& p) {
@@ -286,12 +308,14 @@ int RunAgent(const RunFlags& flags) {
 
   StatusWriter status(config.device_id(), StatusPathIn(state_dir), clock);
   status.Write(p, "running");
+  ServiceNotifier service(platform::SystemdNotifier::FromEnvironment(), clock);
   platform::SignalWaiter waiter;
   int exit_code = kExitOk;
   auto next_status = clock.Now() + std::chrono::seconds(1);
   while (true) {
-    const auto wait =
-        std::chrono::duration_cast<std::chrono::milliseconds>(next_status - clock.Now());
+    service.Update(HealthOf(p, service, clock));
+    const auto wait = service.NextUpdateIn(
+        std::chrono::duration_cast<std::chrono::milliseconds>(next_status - clock.Now()));
     auto sig = waiter.Wait(std::max(wait, std::chrono::milliseconds(1)));
     if (sig.ok() && sig->has_value()) {
       if (**sig == SIGHUP) {
@@ -316,6 +340,7 @@ int RunAgent(const RunFlags& flags) {
     }
   }
   status.Write(p, "draining");
+  service.Stopping(exit_code == kExitOk ? "draining" : "stopping after a store error");
   std::atomic<bool> done{false};
   std::thread watcher(WatchForSecondSignal, std::ref(done));
   const Status shutdown = p.Shutdown(flags.drain_timeout);
