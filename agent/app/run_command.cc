@@ -18,6 +18,7 @@
 #include "agent/app/run_config.h"
 #include "agent/app/service_notify.h"
 #include "agent/app/status_file.h"
+#include "agent/app/status_summary.h"
 #include "agent/config/config.h"
 #include "agent/config/diff.h"
 #include "agent/core/clock.h"
@@ -355,6 +356,33 @@ int RunAgent(const RunFlags& flags) {
   return exit_code;
 }
 
+namespace {
+
+// `weir status`: the summary, or with `raw` the file itself. 1 when the file cannot be read or
+// (for the summary) parsed.
+int PrintStatus(const std::string& state_dir, bool raw) {
+  auto text = platform::ReadFile(StatusPathIn(state_dir), 1 << 20);
+  if (!text.ok()) {
+    std::fprintf(stderr, "weir status: %s (is weir run using --state %s?)\n",
+                 text.status().message().c_str(), state_dir.c_str());
+    return kExitFailure;
+  }
+  if (raw) {
+    std::fwrite(text->data(), 1, text->size(), stdout);
+    return kExitOk;
+  }
+  auto summary = RenderStatusSummary(*text, SystemClock::Instance().WallMicros());
+  if (!summary.ok()) {
+    std::fprintf(stderr, "weir status: %s: %s\n", StatusPathIn(state_dir).c_str(),
+                 summary.status().message().c_str());
+    return kExitFailure;
+  }
+  std::fwrite(summary->data(), 1, summary->size(), stdout);
+  return kExitOk;
+}
+
+}  // namespace
+
 void AddRunCommand(CLI::App& app, int* exit_code) {
   auto flags = std::make_shared<RunFlags>();
   auto drain_ms = std::make_shared<int64_t>(5000);
@@ -382,19 +410,12 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
   });
 
   auto state = std::make_shared<std::string>("/var/lib/weir");
-  CLI::App* st = app.add_subcommand("status", "Print the running agent's status file");
+  auto raw = std::make_shared<bool>(false);
+  CLI::App* st = app.add_subcommand(
+      "status", "Summarize the running agent's status file (<state>/status.json) for people");
   st->add_option("--state", *state, "State directory")->capture_default_str();
-  st->callback([state, exit_code] {
-    auto text = platform::ReadFile(StatusPathIn(*state), 1 << 20);
-    if (!text.ok()) {
-      std::fprintf(stderr, "weir status: %s (is weir run using --state %s?)\n",
-                   text.status().message().c_str(), state->c_str());
-      *exit_code = kExitFailure;
-      return;
-    }
-    std::fwrite(text->data(), 1, text->size(), stdout);
-    *exit_code = kExitOk;
-  });
+  st->add_flag("--json", *raw, "Print the status file as it is (for scripts)");
+  st->callback([state, raw, exit_code] { *exit_code = PrintStatus(*state, *raw); });
 }
 
 }  // namespace weir::app
