@@ -8,11 +8,12 @@
 // the worker's shutdown). The destructor requests stop and joins, so a Worker owns its thread
 // for exactly its own lifetime. Not copyable or movable (the body holds a reference to it).
 //
-// Progress, for the systemd watchdog: the body counts as busy from the moment it starts or leaves
-// a WaitFor/WaitUntil until it enters the next one. A body that stays busy far longer than a turn
-// of its loop takes (blocked in a syscall, a lock, an endless loop) is stuck; one that waits is
-// idle, which is healthy however long it lasts. Bodies that also wait elsewhere (a queue's
-// PopUntil) show busy during that wait, so such waits must be short (they are: idle_wake).
+// Progress, for the systemd watchdog: the body counts as busy from the moment it starts, leaves a
+// WaitFor/WaitUntil or calls Beat(), until it enters the next wait. A body that stays busy far
+// longer than a turn of its loop takes (blocked in a syscall or a lock, an endless loop) is
+// stuck; one that waits is idle, which is healthy however long it lasts. A body that waits
+// elsewhere (a queue's PopUntil) calls Beat() once per turn of its loop, and the wait must be
+// short (the store thread's is idle_wake, 100 ms).
 //
 // Thread names: on Linux the thread is named with pthread_setname_np (15 characters at most,
 // longer names are truncated), a deliberate exception to core's std-only rule because every
@@ -67,6 +68,9 @@ class Worker {
   // of `pred()`. The predicate runs under the worker's internal lock: keep it short and do not
   // call the Worker from it.
   bool WaitUntil(const std::function<bool()>& pred, TimePoint deadline);
+
+  // Marks progress: the current busy stretch starts again now. For the body; does not block.
+  void Beat() { MarkBusy(); }
 
   // When the body's current busy stretch began (steady_clock), or nullopt while it waits in
   // WaitFor/WaitUntil or after it returned. Any thread; does not block.

@@ -153,5 +153,27 @@ TEST(Worker, BusySinceMarksWorkOutsideTheWorkersWaits) {
   EXPECT_FALSE((*worker)->busy_since().has_value()) << "a finished body is not busy";
 }
 
+TEST(Worker, BeatRestartsTheBusyStretch) {
+  std::atomic<int> beats{0};
+  std::atomic<bool> go_on{true};
+  auto worker = Worker::Start("beat", [&](Worker& w) {
+    while (go_on.load()) {
+      w.Beat();
+      beats.fetch_add(1);
+      std::this_thread::yield();
+    }
+  });
+  ASSERT_TRUE(worker.ok());
+  ASSERT_TRUE(testing::WaitFor([&] { return beats.load() > 10; }));
+  const auto first = (*worker)->busy_since();
+  ASSERT_TRUE(first.has_value());
+  const int seen = beats.load();
+  ASSERT_TRUE(testing::WaitFor([&] { return beats.load() > seen + 10; }));
+  const auto later = (*worker)->busy_since();
+  ASSERT_TRUE(later.has_value());
+  EXPECT_GT(*later, *first) << "a beating body is never busy for long";
+  go_on.store(false);
+}
+
 }  // namespace
 }  // namespace weir
