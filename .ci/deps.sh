@@ -14,7 +14,7 @@ native=(
   libprotobuf-dev protobuf-compiler nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   mosquitto mosquitto-clients openssl python3 procps
-  debhelper dpkg-dev fakeroot lintian systemd
+  debhelper dpkg-dev fakeroot lintian systemd mmdebstrap systemd-container
 )
 cross=(
   crossbuild-essential-arm64 qemu-user pkg-config:arm64
