@@ -54,7 +54,8 @@ cat >/etc/weir/weir.json <<'JSON'
 JSON
 weir config check /etc/weir/weir.json 2>/dev/null && ok "filled-in config is valid" ||
   fail "filled-in config invalid"
-wait_for 30 systemctl is-active -q mosquitto mosquitto-upstream || fail "brokers not active"
+wait_for 30 systemctl is-active -q mosquitto mosquitto-upstream && ok "both brokers active" ||
+  fail "brokers not active: $(systemctl is-active mosquitto mosquitto-upstream | tr '\n' ' ')"
 systemctl start weir || fail "systemctl start weir failed"
 if wait_for 30 systemctl is-active -q weir; then
   ok "weir.service active (Type=notify: READY=1 arrived)"
@@ -74,12 +75,14 @@ weir sink --broker mqtt://127.0.0.1:1884 --out /var/tmp/sink.jsonl --report /var
   --quiet >/var/tmp/sink.err 2>&1 &
 sink=$!
 wait_for 20 test -s /var/tmp/sink.json || fail "sink did not start"
-weir simulate --broker mqtt://127.0.0.1:1883 --sensors 10 --rate 200 --count 500 \
-  --topic 'sensors/{sensor}' >/dev/null 2>&1 || fail "simulate failed"
+# (simulate retries a broker that is down: the timeout keeps a broken setup from hanging here)
+timeout 120 weir simulate --broker mqtt://127.0.0.1:1883 --sensors 10 --rate 200 --count 500 \
+  --topic 'sensors/{sensor}' >/dev/null 2>&1 || fail "simulate failed or timed out"
 wait_for 60 acked_at_least 500 && ok "500 readings acknowledged upstream" ||
   fail "acked $(status_field readings_acked) of 500"
 sleep 1
-kill -TERM $sink; wait $sink
+kill -TERM $sink
+timeout 30 tail --pid=$sink -f /dev/null || kill -KILL $sink
 got=$(grep -o '"seq":[0-9]*' /var/tmp/sink.jsonl | sort -u | wc -l)
 [ "$got" -eq 500 ] && ok "sink received 500 distinct readings (0 lost)" || fail "sink got $got of 500"
 
