@@ -314,7 +314,7 @@ int RunAgent(const RunFlags& flags) {
   int exit_code = kExitOk;
   auto next_status = clock.Now() + std::chrono::seconds(1);
   while (true) {
-    service.Update(HealthOf(p, service, clock));
+    if (service.enabled()) service.Update(HealthOf(p, service, clock));
     const auto wait = service.NextUpdateIn(
         std::chrono::duration_cast<std::chrono::milliseconds>(next_status - clock.Now()));
     auto sig = waiter.Wait(std::max(wait, std::chrono::milliseconds(1)));

@@ -49,6 +49,8 @@ class ServiceNotifier {
   // STOPPING=1 and a last status line.
   void Stopping(const std::string& why);
 
+  // Whether systemd listens (NOTIFY_SOCKET is set): without it, Update need not be called.
+  bool enabled() const { return notifier_.enabled(); }
   bool ready_sent() const { return ready_sent_; }
   // How long a stage may work without waiting before it counts as stuck: half the watchdog
   // interval (a turn of any loop takes milliseconds; a commit on a slow SD card, seconds).
