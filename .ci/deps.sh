@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what weir needs to build, test and demo on Debian 12 (bookworm), from Debian only.
-#   .ci/deps.sh            native build, tests and demo
+#   .ci/deps.sh            native build, tests, demo and the Debian package tools
 #   .ci/deps.sh --cross    also the arm64 cross toolchain, :arm64 libraries and qemu-user
 # Runs apt-get through sudo when not root. Safe to run again.
 set -euo pipefail
@@ -14,6 +14,7 @@ native=(
   libprotobuf-dev protobuf-compiler nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   mosquitto mosquitto-clients openssl python3 procps
+  debhelper dpkg-dev fakeroot lintian systemd mmdebstrap systemd-container
 )
 cross=(
   crossbuild-essential-arm64 qemu-user pkg-config:arm64

@@ -3,18 +3,22 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "agent/app/config_command.h"
 #include "agent/app/detect_command.h"
 #include "agent/app/exit_codes.h"
 #include "agent/app/log_commands.h"
 #include "agent/app/run_command.h"
 #include "agent/app/simulate_command.h"
 #include "agent/app/sink_command.h"
+#include "agent/core/logging.h"
 
 #ifndef WEIR_VERSION
 #define WEIR_VERSION "unknown"
 #endif
 
 int main(int argc, char** argv) {
+  // Under systemd, stderr is the journal: lines carry their priority and no time stamp.
+  weir::SetLogFormatFromEnvironment();
   CLI::App app{
       "weir: edge IoT ingestion agent. Collects sensor readings, detects defects on the gateway, "
       "keeps every reading in a crash-safe compressed log and forwards it upstream in order.",
@@ -23,6 +27,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = weir::app::kExitOk;
   weir::app::AddRunCommand(app, &exit_code);
+  weir::app::AddConfigCommand(app, &exit_code);
   weir::app::AddLogCommands(app, &exit_code);
   weir::app::AddDetectCommand(app, &exit_code);
   weir::app::AddSimulateCommand(app, &exit_code);

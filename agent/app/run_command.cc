@@ -16,7 +16,9 @@
 
 #include "agent/app/exit_codes.h"
 #include "agent/app/run_config.h"
+#include "agent/app/service_notify.h"
 #include "agent/app/status_file.h"
+#include "agent/app/status_summary.h"
 #include "agent/config/config.h"
 #include "agent/config/diff.h"
 #include "agent/core/clock.h"
@@ -26,6 +28,7 @@
 #include "agent/transport/paho_mqtt_client.h"
 #include "platform/files.h"
 #include "platform/instance_lock.h"
+#include "platform/sd_notify.h"
 #include "platform/signals.h"
 
 extern char** environ;
@@ -169,6 +172,26 @@ class StatusWriter {
   bool warned_ = false;
 };
 
+// What systemd is told about the pipeline (service_notify.h). A connect attempt has ended once
+// the link connected or failed at least once.
+ServiceHealth HealthOf(const pipeline::Pipeline& p, const ServiceNotifier& service,
+                       const Clock& clock) {
+  const pipeline::PipelineSnapshot s = p.Snapshot();
+  ServiceHealth h;
+  h.local = s.local;
+  h.local_attempted = s.local_connects + s.local_connect_failures > 0;
+  h.upstream = s.forward.state;
+  h.upstream_attempted = s.forward.connects > 0 || !s.forward.last_error.empty();
+  h.backlog_rows = s.forward.backlog_rows;
+  const TimeMicros now_us = clock.WallMicros();
+  if (s.forward.oldest_unsent_us != 0 && now_us > s.forward.oldest_unsent_us) {
+    h.oldest_unsent_age_s = static_cast<double>(now_us - s.forward.oldest_unsent_us) / 1e6;
+  }
+  h.last_error = s.forward.last_error;
+  h.stalled = p.StalledStage(clock.Now(), service.stall_limit());
+  return h;
+}
+
 // Re-reads the config (file < environment < flags) and applies what is live. OK when applied (or
 // nothing changed); otherwise the error, with the running config kept (the caller logs it).
 Status Reload(const RunFlags& flags, config::AgentConfig& current, pipeline::Pipeline& p) {
@@ -300,12 +323,14 @@ int RunAgent(const RunFlags& flags) {
 
   StatusWriter status(config.device_id(), StatusPathIn(state_dir), clock);
   status.Write(p, "running");
+  ServiceNotifier service(platform::SystemdNotifier::FromEnvironment(), clock);
   platform::SignalWaiter waiter;
   int exit_code = kExitOk;
   auto next_status = clock.Now() + std::chrono::seconds(1);
   while (true) {
-    const auto wait =
-        std::chrono::duration_cast<std::chrono::milliseconds>(next_status - clock.Now());
+    if (service.enabled()) service.Update(HealthOf(p, service, clock));
+    const auto wait = service.NextUpdateIn(
+        std::chrono::duration_cast<std::chrono::milliseconds>(next_status - clock.Now()));
     auto sig = waiter.Wait(std::max(wait, std::chrono::milliseconds(1)));
     if (sig.ok() && sig->has_value()) {
       if (**sig == SIGHUP) {
@@ -330,6 +355,7 @@ int RunAgent(const RunFlags& flags) {
     }
   }
   status.Write(p, "draining");
+  service.Stopping(exit_code == kExitOk ? "draining" : "stopping after a store error");
   std::atomic<bool> done{false};
   std::thread watcher(WatchForSecondSignal, std::ref(done));
   const Status shutdown = p.Shutdown(flags.drain_timeout);
@@ -343,6 +369,33 @@ int RunAgent(const RunFlags& flags) {
   LogInfo("agent", "stopped");
   return exit_code;
 }
+
+namespace {
+
+// `weir status`: the summary, or with `raw` the file itself. 1 when the file cannot be read or
+// (for the summary) parsed.
+int PrintStatus(const std::string& state_dir, bool raw) {
+  auto text = platform::ReadFile(StatusPathIn(state_dir), 1 << 20);
+  if (!text.ok()) {
+    std::fprintf(stderr, "weir status: %s (is weir run using --state %s?)\n",
+                 text.status().message().c_str(), state_dir.c_str());
+    return kExitFailure;
+  }
+  if (raw) {
+    std::fwrite(text->data(), 1, text->size(), stdout);
+    return kExitOk;
+  }
+  auto summary = RenderStatusSummary(*text, SystemClock::Instance().WallMicros());
+  if (!summary.ok()) {
+    std::fprintf(stderr, "weir status: %s: %s\n", StatusPathIn(state_dir).c_str(),
+                 summary.status().message().c_str());
+    return kExitFailure;
+  }
+  std::fwrite(summary->data(), 1, summary->size(), stdout);
+  return kExitOk;
+}
+
+}  // namespace
 
 void AddRunCommand(CLI::App& app, int* exit_code) {
   auto flags = std::make_shared<RunFlags>();
@@ -371,19 +424,12 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
   });
 
   auto state = std::make_shared<std::string>("/var/lib/weir");
-  CLI::App* st = app.add_subcommand("status", "Print the running agent's status file");
+  auto raw = std::make_shared<bool>(false);
+  CLI::App* st = app.add_subcommand(
+      "status", "Summarize the running agent's status file (<state>/status.json) for people");
   st->add_option("--state", *state, "State directory")->capture_default_str();
-  st->callback([state, exit_code] {
-    auto text = platform::ReadFile(StatusPathIn(*state), 1 << 20);
-    if (!text.ok()) {
-      std::fprintf(stderr, "weir status: %s (is weir run using --state %s?)\n",
-                   text.status().message().c_str(), state->c_str());
-      *exit_code = kExitFailure;
-      return;
-    }
-    std::fwrite(text->data(), 1, text->size(), stdout);
-    *exit_code = kExitOk;
-  });
+  st->add_flag("--json", *raw, "Print the status file as it is (for scripts)");
+  st->callback([state, raw, exit_code] { *exit_code = PrintStatus(*state, *raw); });
 }
 
 }  // namespace weir::app

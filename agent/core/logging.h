@@ -1,6 +1,12 @@
 // Logging: one line per event on stderr, with a level, for journald and a terminal alike.
 //
-//   2026-11-22T07:10:00.123Z W forward: upstream connection lost: ... (retry in 740 ms)
+//   2026-11-22T07:10:00.123Z W forward: upstream connection lost: ... (retry in 740 ms)   terminal
+//   <4>forward: upstream connection lost: ... (retry in 740 ms)                        journal
+//
+// When stderr is connected to the journal (systemd sets JOURNAL_STREAM=<dev>:<inode> of that
+// stream), each line starts with the syslog priority in angle brackets, which journald turns into
+// the entry's PRIORITY (so `journalctl -p warning` filters by level), and carries no time stamp
+// (the journal keeps its own). Anywhere else (a terminal, a file, a test's pipe) the format above.
 //
 // A deliberately small logger instead of a library: core is std-only (DESIGN.md), the agent
 // writes few lines (state changes, not per-message chatter), and journald adds its own metadata.
@@ -40,6 +46,21 @@ inline void LogInfo(std::string_view component, std::string_view message) {
 inline void LogDebug(std::string_view component, std::string_view message) {
   LogLine(LogLevel::kDebug, component, message);
 }
+
+enum class LogFormat {
+  kPlain,    // "<UTC time> <level letter> <component>: <message>"
+  kJournal,  // "<N><component>: <message>", N the syslog priority (error 3, warn 4, info 6, debug
+             // 7)
+};
+void SetLogFormat(LogFormat format);
+LogFormat GetLogFormat();
+
+// Whether `fd` is the stream that `journal_stream` (the JOURNAL_STREAM value, "<dev>:<inode>" in
+// decimal) names. False for an empty or malformed value or when fstat fails. Does not block.
+bool IsJournalStream(std::string_view journal_stream, int fd);
+// Sets kJournal when $JOURNAL_STREAM names stderr, kPlain otherwise. Call once at start, before
+// other threads log; `weir`'s main does.
+void SetLogFormatFromEnvironment();
 
 // Redirects lines to `fd` instead of stderr (2), for tests. Returns the previous descriptor.
 int SetLogFd(int fd);

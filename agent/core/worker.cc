@@ -41,7 +41,20 @@ Worker::~Worker() {
 
 void Worker::Run(const Body& body) {
   SetCurrentThreadName(name_);
+  MarkBusy();
   body(*this);
+  busy_since_.store(kIdle, std::memory_order_release);
+}
+
+void Worker::MarkBusy() {
+  busy_since_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                    std::memory_order_release);
+}
+
+std::optional<Worker::TimePoint> Worker::busy_since() const {
+  const int64_t ticks = busy_since_.load(std::memory_order_acquire);
+  if (ticks == kIdle) return std::nullopt;
+  return TimePoint(TimePoint::duration(ticks));
 }
 
 void Worker::RequestStop() {
@@ -65,11 +78,13 @@ void Worker::Notify() {
 
 template <typename Pred>
 void Worker::WaitLocked(std::unique_lock<std::mutex>& lock, TimePoint deadline, Pred done) {
+  busy_since_.store(kIdle, std::memory_order_release);
   if (deadline == TimePoint::max()) {
     cv_.wait(lock, done);
   } else {
     cv_.wait_until(lock, deadline, done);
   }
+  MarkBusy();
 }
 
 bool Worker::WaitFor(std::chrono::nanoseconds duration) {

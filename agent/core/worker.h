@@ -8,6 +8,13 @@
 // the worker's shutdown). The destructor requests stop and joins, so a Worker owns its thread
 // for exactly its own lifetime. Not copyable or movable (the body holds a reference to it).
 //
+// Progress, for the systemd watchdog: the body counts as busy from the moment it starts, leaves a
+// WaitFor/WaitUntil or calls Beat(), until it enters the next wait. A body that stays busy far
+// longer than a turn of its loop takes (blocked in a syscall or a lock, an endless loop) is
+// stuck; one that waits is idle, which is healthy however long it lasts. A body that waits
+// elsewhere (a queue's PopUntil) calls Beat() once per turn of its loop, and the wait must be
+// short (the store thread's is idle_wake, 100 ms).
+//
 // Thread names: on Linux the thread is named with pthread_setname_np (15 characters at most,
 // longer names are truncated), a deliberate exception to core's std-only rule because every
 // thread needs it and the call is a single line; elsewhere the name is only kept for name().
@@ -16,9 +23,11 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -60,14 +69,25 @@ class Worker {
   // call the Worker from it.
   bool WaitUntil(const std::function<bool()>& pred, TimePoint deadline);
 
+  // Marks progress: the current busy stretch starts again now. For the body; does not block.
+  void Beat() { MarkBusy(); }
+
+  // When the body's current busy stretch began (steady_clock), or nullopt while it waits in
+  // WaitFor/WaitUntil or after it returned. Any thread; does not block.
+  std::optional<TimePoint> busy_since() const;
+
  private:
   explicit Worker(std::string name) : name_(std::move(name)) {}
   void Run(const Body& body);
+  void MarkBusy();
   template <typename Pred>
   void WaitLocked(std::unique_lock<std::mutex>& lock, TimePoint deadline, Pred done);
 
   const std::string name_;
   std::atomic<bool> stop_{false};
+  // busy_since() as steady_clock ticks; kIdle while waiting or finished.
+  static constexpr int64_t kIdle = INT64_MIN;
+  std::atomic<int64_t> busy_since_{kIdle};
   std::mutex mu_;
   std::condition_variable cv_;
   std::mutex join_mu_;  // serializes Join against itself

@@ -124,6 +124,11 @@ class Forwarder {
   void Stop(std::chrono::milliseconds disconnect_timeout = std::chrono::milliseconds(1000));
 
   ForwarderCounters counters() const;
+  // When the forward thread's current stretch of work began, nullopt while it waits (Worker's
+  // busy_since, for the watchdog). Call from the thread that calls Stop.
+  std::optional<Clock::TimePoint> busy_since() const {
+    return worker_ ? worker_->busy_since() : std::nullopt;
+  }
 
  private:
   struct Event {

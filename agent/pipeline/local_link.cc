@@ -75,6 +75,7 @@ void LocalLink::Run(Worker& worker) {
     if (lost_.exchange(false, std::memory_order_acq_rel)) {
       const bool was_connected = state() == LinkState::kConnected;
       state_.store(LinkState::kDisconnected, std::memory_order_release);
+      if (!was_connected) connect_failures_.fetch_add(1, std::memory_order_relaxed);
       const auto delay = backoff_.Next();
       next_attempt = clock_.Now() + delay;
       if (!outage_logged) {

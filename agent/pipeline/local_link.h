@@ -63,6 +63,9 @@ class LocalLink {
 
   LinkState state() const { return state_.load(std::memory_order_acquire); }
   uint64_t connects() const { return connects_.load(std::memory_order_relaxed); }
+  // Connect attempts that failed (before ever connecting or after a loss): with connects(), how
+  // many attempts have ended, so `weir run` can tell systemd it is ready once one has.
+  uint64_t connect_failures() const { return connect_failures_.load(std::memory_order_relaxed); }
   // Times the ingest queue reached its capacity (the store thread fell behind).
   uint64_t saturations() const { return saturations_.load(std::memory_order_relaxed); }
   // Disconnected on purpose because the journal is over its cap.
@@ -98,6 +101,7 @@ class LocalLink {
   std::atomic<bool> lost_{false};       // a connection loss the worker has not handled yet
   std::atomic<bool> connected_{false};  // a connect the worker has not handled yet
   std::atomic<uint64_t> connects_{0};
+  std::atomic<uint64_t> connect_failures_{0};
   std::atomic<uint64_t> saturations_{0};
   std::atomic<bool> paused_{false};
   std::atomic<uint64_t> pauses_{0};

@@ -122,6 +122,8 @@ PipelineSnapshot Pipeline::Snapshot() const {
   PipelineSnapshot s;
   s.recovery = &store_->recovery();
   s.local = local_ ? local_->state() : LinkState::kDisconnected;
+  s.local_connects = local_ ? local_->connects() : 0;
+  s.local_connect_failures = local_ ? local_->connect_failures() : 0;
   s.ingest_messages = ingest_->messages();
   s.ingest_readings = ingest_->readings();
   s.ingest_rejected = ingest_->rejected();
@@ -149,6 +151,16 @@ PipelineSnapshot Pipeline::Snapshot() const {
     s.detect = detect_->counters();
   }
   return s;
+}
+
+std::optional<std::string> Pipeline::StalledStage(Clock::TimePoint now,
+                                                  Clock::Duration limit) const {
+  const auto stuck = [&](std::optional<Clock::TimePoint> since) {
+    return since && now - *since > limit;
+  };
+  if (store_ && stuck(store_->busy_since())) return "store";
+  if (forwarder_ && stuck(forwarder_->busy_since())) return "forward";
+  return std::nullopt;
 }
 
 }  // namespace weir::pipeline

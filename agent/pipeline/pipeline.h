@@ -61,6 +61,8 @@ struct PipelineOptions {
 struct PipelineSnapshot {
   std::string log_id;  // the log's identity (32 hex digits), as every envelope carries it
   LinkState local = LinkState::kDisconnected;
+  uint64_t local_connects = 0;
+  uint64_t local_connect_failures = 0;
   uint64_t ingest_messages = 0;
   uint64_t ingest_readings = 0;
   uint64_t ingest_rejected = 0;
@@ -109,6 +111,10 @@ class Pipeline {
               const ForwarderSettings& forward, std::optional<DetectStageOptions> detect);
 
   PipelineSnapshot Snapshot() const;
+  // The name of a stage thread ("store", "forward") that has been working without once waiting
+  // for longer than `limit` at `now` — stuck, as far as the systemd watchdog is concerned — or
+  // nullopt when both make progress. From the thread that calls Shutdown (main).
+  std::optional<std::string> StalledStage(Clock::TimePoint now, Clock::Duration limit) const;
   // Set when the store can no longer write: the agent should exit (and be restarted).
   std::optional<Status> fatal_error() const { return store_->fatal_error(); }
   const store::RecoveryReport& recovery() const { return store_->recovery(); }

@@ -240,6 +240,7 @@ void StoreStage::Run(Worker& worker) {
   Clock::TimePoint paused_since{};
   bool closed = false;
   while (!fatal_error()) {
+    worker.Beat();  // the idle wait below is the queue's, not the worker's (worker.h, Progress)
     if (next == batch.size()) {
       batch.clear();
       next = 0;

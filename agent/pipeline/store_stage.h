@@ -134,6 +134,11 @@ class StoreStage {
   std::optional<Status> fatal_error() const;
   const store::RecoveryReport& recovery() const { return log_->recovery(); }
   const std::string& cursor() const { return options_.cursor; }
+  // When the store thread's current stretch of work began, nullopt while it waits (Worker's
+  // busy_since, for the watchdog). Call from the thread that calls Stop.
+  std::optional<Clock::TimePoint> busy_since() const {
+    return worker_ ? worker_->busy_since() : std::nullopt;
+  }
 
  private:
   StoreStage(std::unique_ptr<store::Log> log, IngestQueue& queue, StoreStageOptions options,

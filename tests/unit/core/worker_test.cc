@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <string>
 #include <thread>
 
@@ -123,6 +124,55 @@ TEST(Worker, StopBeforeTheBodyWaitsIsNotLost) {
   release = true;
   (*worker)->Join();
   EXPECT_EQ(wait_result, 0);
+}
+
+// The watchdog's view: a body blocked outside the Worker's waits (a syscall, a lock, here a
+// future) is busy since it left its last wait; a body waiting in WaitFor/WaitUntil is idle.
+TEST(Worker, BusySinceMarksWorkOutsideTheWorkersWaits) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> phase{0};
+  const auto before = steady_clock::now();
+  auto worker = Worker::Start("busy", [&](Worker& w) {
+    phase.store(1);
+    released.wait();  // "stuck": not a Worker wait
+    phase.store(2);
+    w.WaitFor(hours(1));  // idle until stopped
+  });
+  ASSERT_TRUE(worker.ok());
+  ASSERT_TRUE(testing::WaitFor([&] { return phase.load() == 1; }));
+  const auto since = (*worker)->busy_since();
+  ASSERT_TRUE(since.has_value());
+  EXPECT_GE(*since, before);
+  EXPECT_LE(*since, steady_clock::now());
+  release.set_value();
+  EXPECT_TRUE(testing::WaitFor([&] { return !(*worker)->busy_since().has_value(); }))
+      << "a body waiting in WaitFor is idle, not stuck";
+  (*worker)->RequestStop();
+  (*worker)->Join();
+  EXPECT_FALSE((*worker)->busy_since().has_value()) << "a finished body is not busy";
+}
+
+TEST(Worker, BeatRestartsTheBusyStretch) {
+  std::atomic<int> beats{0};
+  std::atomic<bool> go_on{true};
+  auto worker = Worker::Start("beat", [&](Worker& w) {
+    while (go_on.load()) {
+      w.Beat();
+      beats.fetch_add(1);
+      std::this_thread::yield();
+    }
+  });
+  ASSERT_TRUE(worker.ok());
+  ASSERT_TRUE(testing::WaitFor([&] { return beats.load() > 10; }));
+  const auto first = (*worker)->busy_since();
+  ASSERT_TRUE(first.has_value());
+  const int seen = beats.load();
+  ASSERT_TRUE(testing::WaitFor([&] { return beats.load() > seen + 10; }));
+  const auto later = (*worker)->busy_since();
+  ASSERT_TRUE(later.has_value());
+  EXPECT_GT(*later, *first) << "a beating body is never busy for long";
+  go_on.store(false);
 }
 
 }  // namespace
