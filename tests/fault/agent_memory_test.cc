@@ -64,7 +64,7 @@ uint64_t PeakRssKib(int64_t pid) {
 TEST(WEIR_MEMORY_SUITE, PauseIngestThroughALongOutageStaysInItsMemoryBudgetAndLosesNothing) {
   constexpr int kOutage = WEIR_OUTAGE_SECONDS;
   constexpr double kRate = 5000;
-  constexpr uint64_t kPeakRssBudgetKib = 20'000'000 / 1024;  // the 20 MB
+  [[maybe_unused]] constexpr uint64_t kPeakRssBudgetKib = 20'000'000 / 1024;  // the 20 MB
   WEIR_START_RIG_OR_SKIP(rig, AgentRig::DefaultOptions());
   ASSERT_TRUE(rig->StartSink());
   // A small quota in small chunks, so the quota is reached early in the outage; the smallest
