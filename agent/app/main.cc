@@ -10,7 +10,7 @@
 #include "agent/app/run_command.h"
 #include "agent/app/simulate_command.h"
 #include "agent/app/sink_command.h"
-#include "agent/core/logging.h"
+#include "platform/log_output.h"
 
 #ifndef WEIR_VERSION
 #define WEIR_VERSION "unknown"
@@ -18,7 +18,7 @@
 
 int main(int argc, char** argv) {
   // Under systemd, stderr is the journal: lines carry their priority and no time stamp.
-  weir::SetLogFormatFromEnvironment();
+  weir::platform::SetUpProcessLogging();
   CLI::App app{
       "weir: edge IoT ingestion agent. Collects sensor readings, detects defects on the gateway, "
       "keeps every reading in a crash-safe compressed log and forwards it upstream in order.",

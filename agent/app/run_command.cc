@@ -204,8 +204,8 @@ Status Reload(const RunFlags& flags, config::AgentConfig& current, pipeline::Pip
   WEIR_ASSIGN_OR_RETURN(auto routes, MakeRoutes(next));
   WEIR_ASSIGN_OR_RETURN(auto detect, DetectOptionsFrom(next));
   for (const config::Change& c : changes) {
-    // store.* keys shape the open log (commit group, quota) and are read once at start.
-    const bool live = c.apply == config::Apply::kLive && c.path.rfind("store.", 0) != 0;
+    // The schema says which keys apply live (config.proto's (key).live).
+    const bool live = c.apply == config::Apply::kLive;
     LogInfo("agent", "reload: " + c.path + " " + c.before + " -> " + c.after +
                          (live ? "" : " (applies at the next start)"));
   }

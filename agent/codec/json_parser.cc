@@ -77,7 +77,7 @@ class JsonParser final : public PayloadParser {
         for (size_t i = 0; i < doc.size(); ++i) {
           Status s = doc[i].is_object() ? ParseObject(doc[i], ctx, &readings)
                                         : InvalidArgument(WrongType(doc[i], "an object"));
-          if (!s.ok()) return InvalidArgument("element " + std::to_string(i) + ": " + s.message());
+          if (!s.ok()) return s.WithContext("element " + std::to_string(i));
         }
       } else {
         return InvalidArgument("payload: " + WrongType(doc, "a JSON object or array of objects"));
@@ -116,7 +116,7 @@ class JsonParser final : public PayloadParser {
     if (!it->is_string()) return FieldError(field, WrongType(*it, "a string"));
     const auto& id = it->get_ref<const std::string&>();
     Status s = ValidateSensorId(id);
-    if (!s.ok()) return FieldError(field, s.message());
+    if (!s.ok()) return FieldError(field, s);
     *sensor = id;
     return Status::Ok();
   }
@@ -148,7 +148,7 @@ class JsonParser final : public PayloadParser {
     } else {
       return FieldError(field, WrongType(*it, "a number or an RFC 3339 string"));
     }
-    if (!parsed.ok()) return FieldError(field, parsed.status().message());
+    if (!parsed.ok()) return FieldError(field, parsed.status());
     WEIR_RETURN_IF_ERROR(internal::CheckTime(*parsed, ctx, options_.limits, field));
     *t = *parsed;
     return Status::Ok();
@@ -161,8 +161,10 @@ class JsonParser final : public PayloadParser {
     if (!it->is_number()) return FieldError(field, WrongType(*it, "a number"));
     const double v = it->get<double>();
     // JSON has no NaN literal, but an overflowing literal such as 1e999 parses as infinity.
-    if (std::isnan(v)) return FieldError(field, "not a finite number (NaN)");
-    if (std::isinf(v)) return FieldError(field, "not a finite number (inf)");
+    if (std::isnan(v))
+      return FieldError(field, "not a finite number (NaN)", parse_reason::kNotFinite);
+    if (std::isinf(v))
+      return FieldError(field, "not a finite number (inf)", parse_reason::kNotFinite);
     *value = v;
     return Status::Ok();
   }

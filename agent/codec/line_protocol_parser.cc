@@ -114,7 +114,7 @@ class LineProtocolParser final : public PayloadParser {
       if (first == std::string_view::npos || line[first] == '#') continue;
       ++points;
       Status s = ParseLine(line.substr(first), ctx, &readings);
-      if (!s.ok()) return InvalidArgument("line " + std::to_string(line_no) + ": " + s.message());
+      if (!s.ok()) return s.WithContext("line " + std::to_string(line_no));
     }
     if (points == 0) return InvalidArgument("payload: no points (empty or only comments)");
     if (readings.empty())
@@ -167,7 +167,7 @@ class LineProtocolParser final : public PayloadParser {
       std::string_view ts = line.substr(i);
       while (!ts.empty() && (ts.back() == ' ' || ts.back() == '\t')) ts.remove_suffix(1);
       Result<TimeMicros> parsed = ParseEpoch(ts, options_.time_unit);
-      if (!parsed.ok()) return FieldError("timestamp", parsed.status().message());
+      if (!parsed.ok()) return FieldError("timestamp", parsed.status());
       WEIR_RETURN_IF_ERROR(internal::CheckTime(*parsed, ctx, options_.limits, "timestamp"));
       t = *parsed;
     }
@@ -177,7 +177,7 @@ class LineProtocolParser final : public PayloadParser {
       sensor += '.';
       sensor += key;
       Status s = ValidateSensorId(sensor);
-      if (!s.ok()) return FieldError(key, s.message());
+      if (!s.ok()) return FieldError(key, s);
       out->push_back(Reading{std::move(sensor), t, value, 0});
     }
     return Status::Ok();

@@ -10,8 +10,11 @@
 
 namespace weir::codec::internal {
 
-// InvalidArgument("field '<field>': <problem>").
-Status FieldError(std::string_view field, std::string_view problem);
+// InvalidArgument("field '<field>': <problem>") with `reason` (parse_reason, "" = malformed).
+Status FieldError(std::string_view field, std::string_view problem, std::string_view reason = {});
+
+// `cause` as an error of `field`: "field '<field>': <cause's message>", keeping its reason.
+Status FieldError(std::string_view field, const Status& cause);
 
 // `text` in single quotes, cut to 40 bytes with "..." for error messages.
 std::string Quoted(std::string_view text);

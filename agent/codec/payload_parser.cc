@@ -10,12 +10,16 @@
 namespace weir::codec {
 namespace internal {
 
-Status FieldError(std::string_view field, std::string_view problem) {
+Status FieldError(std::string_view field, const Status& cause) {
+  return FieldError(field, cause.message(), cause.reason());
+}
+
+Status FieldError(std::string_view field, std::string_view problem, std::string_view reason) {
   std::string msg = "field '";
   msg.append(field);
   msg += "': ";
   msg.append(problem);
-  return InvalidArgument(std::move(msg));
+  return InvalidArgument(std::move(msg)).WithReason(reason);
 }
 
 std::string Quoted(std::string_view text) {
@@ -38,7 +42,8 @@ Status CheckPayloadSize(std::string_view payload, const ParseLimits& limits) {
   if (payload.size() <= limits.max_payload_bytes) return Status::Ok();
   return InvalidArgument("payload: " + std::to_string(payload.size()) +
                          " bytes, more than the limit of " +
-                         std::to_string(limits.max_payload_bytes));
+                         std::to_string(limits.max_payload_bytes))
+      .WithReason(parse_reason::kTooLarge);
 }
 
 Status CheckTime(TimeMicros t, const ParseContext& ctx, const ParseLimits& limits,
@@ -48,8 +53,10 @@ Status CheckTime(TimeMicros t, const ParseContext& ctx, const ParseLimits& limit
   if (__builtin_sub_overflow(ctx.now_us, limits.max_past_us, &lo)) lo = INT64_MIN;
   if (__builtin_add_overflow(ctx.now_us, limits.max_future_us, &hi)) hi = INT64_MAX;
   if (t >= lo && t <= hi) return Status::Ok();
-  return FieldError(field, FormatRfc3339(t) + " is outside the accepted range [" +
-                               FormatRfc3339(lo) + ", " + FormatRfc3339(hi) + "]");
+  return FieldError(field,
+                    FormatRfc3339(t) + " is outside the accepted range [" + FormatRfc3339(lo) +
+                        ", " + FormatRfc3339(hi) + "]",
+                    parse_reason::kBadTime);
 }
 
 Result<std::string_view> SensorFromTopic(std::string_view topic, int segment) {
@@ -68,7 +75,7 @@ Result<std::string_view> SensorFromTopic(std::string_view topic, int segment) {
     id = topic.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
   }
   Status s = ValidateSensorId(id);
-  if (!s.ok()) return FieldError("sensor", "from topic: " + s.message());
+  if (!s.ok()) return FieldError("sensor", s.WithContext("from topic"));
   return id;
 }
 
@@ -88,8 +95,10 @@ Result<double> ParseDecimal(std::string_view text, std::string_view field) {
   if (ec != std::errc() || end != digits.data() + digits.size()) {
     return FieldError(field, "not a number (" + Quoted(text) + ")");
   }
-  if (std::isnan(value)) return FieldError(field, "not a finite number (NaN)");
-  if (std::isinf(value)) return FieldError(field, "not a finite number (inf)");
+  if (std::isnan(value))
+    return FieldError(field, "not a finite number (NaN)", parse_reason::kNotFinite);
+  if (std::isinf(value))
+    return FieldError(field, "not a finite number (inf)", parse_reason::kNotFinite);
   return value;
 }
 

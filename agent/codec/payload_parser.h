@@ -18,8 +18,10 @@
 //      with now_us.
 //   5. Sensor ids must pass ValidateSensorId (1..256 bytes of UTF-8, no control characters):
 //      "field 'sensor': sensor id is empty".
-// On any error nothing is appended to `out` and the result is InvalidArgument; a batch payload
-// is accepted or rejected whole. Errors inside a batch say where: "element 3: field 'value':
+// On any error nothing is appended to `out` and the result is InvalidArgument whose reason()
+// (core/status.h) is one of parse_reason below, or "" for anything else (malformed); a batch
+// payload is accepted or rejected whole. Errors inside a batch say where: "element 3: field
+// 'value':
 // ..." (JSON arrays, 0-based), "line 2: field 'temp': ..." (line protocol, 1-based).
 //
 // Sensor from the topic (bare numbers always; JSON when the object has no sensor field and a
@@ -40,6 +42,16 @@
 #include "agent/core/status.h"
 
 namespace weir::codec {
+
+// Status::reason() of a parse error: the stable words ingest counts rejections and dead letters
+// by. An error without one of these is "malformed".
+namespace parse_reason {
+inline constexpr std::string_view kTooLarge = "too_large";    // rule 1
+inline constexpr std::string_view kNotFinite = "not_finite";  // rule 3 (also a NaN/inf epoch)
+inline constexpr std::string_view kBadTime = "bad_time";      // rule 4
+inline constexpr std::string_view kBadSensor = "bad_sensor";  // rule 5
+inline constexpr std::string_view kMalformed = "malformed";   // everything else
+}  // namespace parse_reason
 
 struct ParseContext {
   std::string_view topic;  // the MQTT topic the payload arrived on ("" for stdin)

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <string>
 
+#include "agent/codec/payload_parser.h"
+
 namespace weir::codec {
 namespace {
 
@@ -56,23 +58,30 @@ bool IsValidUtf8(std::string_view text) {
   return true;
 }
 
+namespace {
+// A rejected id: reason bad_sensor (payload_parser.h, rule 5).
+Status BadSensor(std::string message) {
+  return InvalidArgument(std::move(message)).WithReason(parse_reason::kBadSensor);
+}
+}  // namespace
+
 Status ValidateSensorId(std::string_view id) {
-  if (id.empty()) return InvalidArgument("sensor id is empty");
+  if (id.empty()) return BadSensor("sensor id is empty");
   if (id.size() > kMaxSensorIdBytes) {
-    return InvalidArgument("sensor id is " + std::to_string(id.size()) + " bytes, more than " +
-                           std::to_string(kMaxSensorIdBytes));
+    return BadSensor("sensor id is " + std::to_string(id.size()) + " bytes, more than " +
+                     std::to_string(kMaxSensorIdBytes));
   }
   uint32_t cp = 0;
   for (size_t i = 0; i < id.size();) {
     const size_t n = DecodeOne(id, i, &cp);
     if (n == 0) {
-      return InvalidArgument("sensor id is not valid UTF-8 at byte " + std::to_string(i));
+      return BadSensor("sensor id is not valid UTF-8 at byte " + std::to_string(i));
     }
     if (IsControl(cp)) {
       char hex[16];
       std::snprintf(hex, sizeof hex, "0x%02x", static_cast<unsigned>(cp));
-      return InvalidArgument("sensor id has control character " + std::string(hex) + " at byte " +
-                             std::to_string(i));
+      return BadSensor("sensor id has control character " + std::string(hex) + " at byte " +
+                       std::to_string(i));
     }
     i += n;
   }

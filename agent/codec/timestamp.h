@@ -14,6 +14,7 @@
 
 #include "agent/core/record.h"
 #include "agent/core/status.h"
+#include "agent/core/utc_time.h"
 
 namespace weir::codec {
 
@@ -44,13 +45,10 @@ Result<TimeMicros> EpochToMicros(int64_t value, EpochUnit unit);
 Result<TimeMicros> EpochToMicros(double value, EpochUnit unit);
 
 // Formats as RFC 3339 in UTC: "2014-04-01T00:00:00Z", with ".123Z" when the time has whole
-// milliseconds and ".123456Z" otherwise. Times outside years 0000..9999 are formatted with the
-// year field widened (still parseable by humans, not by ParseTimestamp).
+// milliseconds and ".123456Z" otherwise: core's FormatUtc (utc_time.h) with its defaults, the
+// inverse of ParseTimestamp for years 0000..9999.
 std::string FormatRfc3339(TimeMicros t);
 
-// Days since 1970-01-01 of a proleptic Gregorian civil date (month 1-12, day 1-31; not
-// range-checked), and the inverse. Exposed for tests and for callers that bucket by day.
-int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day);
-void CivilFromDays(int64_t days, int64_t* year, unsigned* month, unsigned* day);
+// The calendar arithmetic (DaysFromCivil, CivilFromDays) is core's: agent/core/utc_time.h.
 
 }  // namespace weir::codec

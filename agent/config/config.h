@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/core/broker_url.h"
 #include "agent/core/status.h"
 #include "weir/v1/config.pb.h"
 
@@ -77,14 +78,9 @@ struct Sources {
 // Defaults < file < environment < flags, then Validate(). Errors say which layer failed.
 Result<AgentConfig> Load(const Sources& sources);
 
-// A parsed broker URL.
-struct BrokerUrl {
-  bool tls = false;  // mqtts://
-  std::string host;  // without brackets for IPv6
-  int port = 0;      // the scheme's default (1883, 8883) when the URL has none
-};
-// Errors name what is wrong ("no host", "port 0 is outside 1-65535", "scheme 'http' ...").
-Result<BrokerUrl> ParseBrokerUrl(std::string_view url);
+// Broker URLs are parsed by core (agent/core/broker_url.h), the one parser transport uses too.
+using ::weir::BrokerUrl;
+using ::weir::ParseBrokerUrl;
 
 enum class Redact { kSecrets, kNothing };
 // The config as pretty JSON with every key, in schema order. Secrets (passwords) that are set are

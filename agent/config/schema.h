@@ -1,9 +1,11 @@
-// The agent config schema: one table with, for every key of weir.v1.AgentConfig, its type,
-// default, allowed range or values, whether it may change remotely or needs a restart, and a
-// one-line description. Validation, the remote allow-list, the diff and agent/config/README.md
-// all come from this table.
+// The agent config schema: for every key of weir.v1.AgentConfig, its type, default, allowed range
+// or values, whether it may change remotely or needs a restart, and a one-line description.
+// The source is the (weir.v1.key) option on each field of proto/weir/v1/config.proto, read from
+// the descriptor on first use; validation, the remote allow-list, the diff and
+// agent/config/README.md all come from it, so they cannot disagree.
 //
-// The table is immutable static data: safe to read from any thread. No I/O.
+// Built once (thread-safe static initialisation), then immutable: safe to read from any thread.
+// No I/O.
 #pragma once
 
 #include <cstdint>

@@ -10,9 +10,9 @@
 //
 // A deliberately small logger instead of a library: core is std-only (DESIGN.md), the agent
 // writes few lines (state changes, not per-message chatter), and journald adds its own metadata.
-// Thread-safe: each line is formatted first and written with one write(2), so lines from several
-// threads never interleave. The level is process-wide and may change at any time (SIGHUP reload).
-// Never blocks for long (a write to stderr), never throws.
+// Thread-safe: each line is formatted first and handed whole to the writer (one write(2) with
+// platform's writer), so lines from several threads never interleave. The level is process-wide and
+// may change at any time (SIGHUP reload). Never blocks for long (a write to stderr), never throws.
 #pragma once
 
 #include <optional>
@@ -55,14 +55,11 @@ enum class LogFormat {
 void SetLogFormat(LogFormat format);
 LogFormat GetLogFormat();
 
-// Whether `fd` is the stream that `journal_stream` (the JOURNAL_STREAM value, "<dev>:<inode>" in
-// decimal) names. False for an empty or malformed value or when fstat fails. Does not block.
-bool IsJournalStream(std::string_view journal_stream, int fd);
-// Sets kJournal when $JOURNAL_STREAM names stderr, kPlain otherwise. Call once at start, before
-// other threads log; `weir`'s main does.
-void SetLogFormatFromEnvironment();
-
-// Redirects lines to `fd` instead of stderr (2), for tests. Returns the previous descriptor.
-int SetLogFd(int fd);
+// Where finished lines go: a function given one whole line (ending in '\n'), called from any
+// thread; it must not log. The default writes to stderr with one fwrite. platform/log_output.h
+// installs a writer on a file descriptor (stderr in `weir`, a pipe in tests) and picks the
+// format from JOURNAL_STREAM. Returns the previous writer. Thread-safe.
+using LogWriter = void (*)(std::string_view line);
+LogWriter SetLogWriter(LogWriter writer);
 
 }  // namespace weir

@@ -48,7 +48,7 @@ Status Status::WithContext(std::string_view context) const {
   std::string m(context);
   m += ": ";
   m += message_;
-  return Status(code_, std::move(m));
+  return Status(code_, std::move(m)).WithReason(reason_);
 }
 
 }  // namespace weir

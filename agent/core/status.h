@@ -1,7 +1,11 @@
 // Status and Result<T>: errors as values across module boundaries.
 //
 // A Status is OK or carries a code and a human-readable message that names what was wrong
-// (the field, the file, the operation). Result<T> holds either a T or a non-OK Status. Both are
+// (the field, the file, the operation), and optionally a reason: a stable snake_case word, set by
+// the module that made the error, that tells cases of one code apart ("not_finite" vs "bad_time"
+// for a rejected payload, "quota" vs "disk_full" for kResourceExhausted). Callers that act on the
+// kind of an error read code() and reason(), never the message, which is for people. Result<T>
+// holds either a T or a non-OK Status. Both are
 // [[nodiscard]]: an ignored error is a compile warning. Values are cheap to move; not thread-safe
 // to mutate concurrently (like any value type).
 #pragma once
@@ -45,6 +49,16 @@ class [[nodiscard]] Status {
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
+  // The reason word, or "" when the maker gave none.
+  std::string_view reason() const { return reason_; }
+
+  // Returns a copy with `reason` set. `reason` must be in static storage (a string literal): the
+  // reasons are a closed vocabulary each module documents in its header.
+  Status WithReason(std::string_view reason) const {
+    Status s = *this;
+    s.reason_ = reason;
+    return s;
+  }
 
   // "invalid_argument: field 'value': not a number", or "ok".
   std::string ToString() const;
@@ -62,6 +76,7 @@ class [[nodiscard]] Status {
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
+  std::string_view reason_;  // points at static storage (see WithReason)
 };
 
 inline Status InvalidArgument(std::string m) {

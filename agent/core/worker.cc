@@ -4,24 +4,14 @@
 #include <system_error>
 #include <utility>
 
-#ifdef __linux__
-#include <pthread.h>
-#endif
-
 namespace weir {
 namespace {
 
-void SetCurrentThreadName(const std::string& name) {
-#ifdef __linux__
-  // The kernel keeps 15 characters and a NUL; longer names make the call fail, so truncate.
-  const std::string shortened = name.substr(0, 15);
-  pthread_setname_np(pthread_self(), shortened.c_str());
-#else
-  (void)name;
-#endif
-}
+std::atomic<Worker::ThreadStartHook> g_thread_start_hook{nullptr};
 
 }  // namespace
+
+void Worker::SetThreadStartHook(ThreadStartHook hook) { g_thread_start_hook.store(hook); }
 
 Result<std::unique_ptr<Worker>> Worker::Start(std::string name, Body body) {
   std::unique_ptr<Worker> worker(new Worker(std::move(name)));
@@ -40,7 +30,7 @@ Worker::~Worker() {
 }
 
 void Worker::Run(const Body& body) {
-  SetCurrentThreadName(name_);
+  if (const ThreadStartHook hook = g_thread_start_hook.load()) hook(name_);
   MarkBusy();
   body(*this);
   busy_since_.store(kIdle, std::memory_order_release);

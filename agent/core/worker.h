@@ -15,9 +15,9 @@
 // elsewhere (a queue's PopUntil) calls Beat() once per turn of its loop, and the wait must be
 // short (the store thread's is idle_wake, 100 ms).
 //
-// Thread names: on Linux the thread is named with pthread_setname_np (15 characters at most,
-// longer names are truncated), a deliberate exception to core's std-only rule because every
-// thread needs it and the call is a single line; elsewhere the name is only kept for name().
+// Thread names: core is std-only, so the name is kept for name() and handed to a process-wide
+// hook at the start of the thread; platform/thread_name.h installs the one that names the
+// kernel's thread (SetUpProcessLogging does it for `weir`).
 #pragma once
 
 #include <atomic>
@@ -43,6 +43,11 @@ class Worker {
   // Starts a thread named `name` running `body(worker)`. Returns kInternal if the OS refuses a
   // thread. Does not block.
   static Result<std::unique_ptr<Worker>> Start(std::string name, Body body);
+
+  // Called with the worker's name first thing on each new worker thread; null for none (the
+  // default). Thread-safe; affects workers started afterwards.
+  using ThreadStartHook = void (*)(const std::string& name);
+  static void SetThreadStartHook(ThreadStartHook hook);
 
   // Requests stop and joins.
   ~Worker();

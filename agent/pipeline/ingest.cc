@@ -9,16 +9,11 @@ namespace weir::pipeline {
 
 std::string_view ClassifyParseError(const Status& error, size_t payload_bytes,
                                     size_t max_payload_bytes) {
-  // The parsers report every problem as InvalidArgument with a message that names the field; the
-  // phrases matched here are the stable ones of agent/codec/parse_checks.h and sensor_id.cc
-  // (pinned by ingest_test.cc), so a reworded message shows up as a failing test, not as a
-  // silently different count.
-  if (payload_bytes > max_payload_bytes) return "too_large";
-  const std::string_view m = error.message();
-  if (m.find("not a finite number") != std::string_view::npos) return "not_finite";
-  if (m.find("outside the accepted range") != std::string_view::npos) return "bad_time";
-  if (m.find("sensor id") != std::string_view::npos) return "bad_sensor";
-  return "malformed";
+  // The parsers name the kind of a rejection in Status::reason() (codec::parse_reason); the
+  // message is for people and is never matched. The size is checked here too because ingest's
+  // limit is the one that applies to every parser.
+  if (payload_bytes > max_payload_bytes) return codec::parse_reason::kTooLarge;
+  return error.reason().empty() ? codec::parse_reason::kMalformed : error.reason();
 }
 
 Ingest::Ingest(std::vector<IngestRoute> routes, size_t max_payload_bytes, IngestQueue& queue,

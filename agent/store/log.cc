@@ -755,7 +755,8 @@ Result<CommitResult> Log::CommitIfFull() {
 
 Status Log::HeldBackError() const {
   return ResourceExhausted(std::string("log holds writes back (") +
-                           std::string(StoreLimitName(limit_)) + "); ingest paused");
+                           std::string(StoreLimitName(limit_)) + "); ingest paused")
+      .WithReason(StoreLimitName(limit_));
 }
 
 Status Log::AppendDeadLetter(const DeadLetter& letter) {

@@ -55,6 +55,12 @@ enum class StoreLimit : uint8_t {
 };
 std::string_view StoreLimitName(StoreLimit limit);  // "none", "quota", "disk_reserve", "disk_full"
 
+// Status::reason() of the store's errors, for callers that act on the kind of a failure:
+// a kResourceExhausted Append/Commit names the limit that holds writes back (StoreLimitName:
+// "quota", "disk_reserve" or "disk_full"); a statement that does not fit the file's schema (no
+// such table or column) is kInternal with reason "schema_mismatch".
+inline constexpr std::string_view kReasonSchemaMismatch = "schema_mismatch";
+
 // LogOptions::min_free_bytes: this value means "choose from the filesystem's size"
 // (ResolveMinFreeBytes). A one-byte reserve would be meaningless, so nothing is lost.
 inline constexpr uint64_t kMinFreeAuto = 1;
@@ -75,7 +81,7 @@ struct LogOptions {
   // most readings stored in one chunk row.
   size_t commit_records = 1000;
   // Group commit: commit when this long has passed since the first buffered record.
-  std::chrono::milliseconds commit_interval{100};
+  std::chrono::milliseconds commit_interval{50};  // = store.group_commit_interval_ms default
   Synchronous synchronous = Synchronous::kFull;
   // Byte quota on the file plus its WAL plus quarantined files; 0 means no quota.
   uint64_t quota_bytes = 0;

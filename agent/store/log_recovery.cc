@@ -12,6 +12,7 @@
 #include <system_error>
 #include <utility>
 
+#include "agent/core/utc_time.h"
 #include "agent/store/log_rows.h"
 #include "agent/store/sqlite_util.h"
 
@@ -68,7 +69,7 @@ Status CheckSchemaShape(sqlite3* db) {
       if (!row || e.Int(0) == 0) continue;
     }
     auto s = Stmt::Prepare(db, t.sql);
-    if (!s.ok() && s.status().code() == StatusCode::kInternal) {  // no such table or column
+    if (!s.ok() && s.status().reason() == kReasonSchemaMismatch) {
       return DataLoss("schema damaged: " + s.status().message());
     }
     if (!s.ok()) return s.status();
@@ -77,14 +78,7 @@ Status CheckSchemaShape(sqlite3* db) {
 }
 
 std::string QuarantineStamp(int64_t wall_us) {
-  std::time_t secs = static_cast<std::time_t>(wall_us / 1'000'000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  size_t n = std::strftime(buf, sizeof(buf), "%Y%m%dT%H%M%S", &tm);
-  std::snprintf(buf + n, sizeof(buf) - n, ".%06lldZ",
-                static_cast<long long>(((wall_us % 1'000'000) + 1'000'000) % 1'000'000));
-  return buf;
+  return FormatUtc(wall_us, UtcFraction::kMicros, UtcForm::kBasic);
 }
 
 }  // namespace
@@ -113,8 +107,9 @@ Status WriteSeqFile(const fs::path& path, uint64_t value) {
   // a sticky error (FORMAT.md "Disk space").
   auto error = [](const std::string& what, int err) {
     std::string msg = what + ": " + std::strerror(err);
-    return err == ENOSPC || err == EDQUOT ? ResourceExhausted(std::move(msg))
-                                          : IoError(std::move(msg));
+    return err == ENOSPC || err == EDQUOT
+               ? ResourceExhausted(std::move(msg)).WithReason(StoreLimitName(StoreLimit::kDiskFull))
+               : IoError(std::move(msg));
   };
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return error("creating " + tmp.string(), errno);

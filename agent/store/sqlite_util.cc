@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "agent/store/log.h"
+
 namespace weir::store::internal {
 
 Status SqlStatus(sqlite3* db, int rc, std::string_view what) {
@@ -15,7 +17,9 @@ Status SqlStatus(sqlite3* db, int rc, std::string_view what) {
     case SQLITE_NOTADB:
       return DataLoss(std::move(msg));
     case SQLITE_FULL:
-      return ResourceExhausted(std::move(msg));
+      return ResourceExhausted(std::move(msg)).WithReason(StoreLimitName(StoreLimit::kDiskFull));
+    case SQLITE_ERROR:  // what prepare says of a missing table or column
+      return Internal(std::move(msg)).WithReason(kReasonSchemaMismatch);
     case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
     case SQLITE_READONLY:

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "agent/core/broker_url.h"
 #include "agent/transport/tcp_nodelay.h"
 #include "agent/transport/tcp_probe.h"
 
@@ -131,12 +132,9 @@ size_t PublishPacketBytes(size_t topic, size_t payload, int qos, bool v5) {
   return 1 + length_bytes + remaining;
 }
 
-bool HasPrefix(std::string_view s, std::string_view prefix) {
-  return s.substr(0, prefix.size()) == prefix;
-}
-
 bool IsTlsUrl(std::string_view url) {
-  return HasPrefix(url, "mqtts://") || HasPrefix(url, "ssl://");
+  const auto parsed = ParseBrokerUrl(url);
+  return parsed.ok() && parsed->tls;
 }
 
 bool HasWildcard(std::string_view topic) {
@@ -199,14 +197,9 @@ mqtt::connect_options BuildConnectOptions(const MqttOptions& o) {
 }
 
 // The broker's TCP port, from a URL ValidateMqttOptions accepted (0 if it cannot be read).
-int BrokerPort(const std::string& url) {
-  auto uri = PahoServerUri(url);
-  if (!uri.ok()) return 0;
-  int port = 0;
-  const std::string& u = *uri;
-  const size_t colon = u.rfind(':');
-  std::from_chars(u.data() + colon + 1, u.data() + u.size(), port);
-  return port;
+int PortOf(const std::string& url) {
+  const auto parsed = ParseBrokerUrl(url);
+  return parsed.ok() ? parsed->port : 0;
 }
 
 class PahoMqttClient final : public MqttClient {
@@ -214,7 +207,7 @@ class PahoMqttClient final : public MqttClient {
   PahoMqttClient(MqttOptions options, std::unique_ptr<mqtt::async_client> cli)
       : options_(std::move(options)),
         connect_options_(BuildConnectOptions(options_)),
-        broker_port_(BrokerPort(options_.url)),
+        broker_port_(PortOf(options_.url)),
         cli_(std::move(cli)) {
     cli_->set_connection_lost_handler(
         [this](const std::string& cause) { OnConnectionLost(cause); });
@@ -384,14 +377,8 @@ class PahoMqttClient final : public MqttClient {
   }
 
   Status Probe(std::chrono::milliseconds timeout) override {
-    // "tcp://host:port" or "ssl://host:port", brackets kept around an IPv6 literal.
-    auto uri = PahoServerUri(options_.url);
-    if (!uri.ok()) return uri.status();
-    const std::string_view rest = std::string_view(*uri).substr(6);
-    const size_t colon = rest.rfind(':');
-    std::string host(rest.substr(0, colon));
-    if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-    return ProbeTcp(host, broker_port_, timeout);
+    WEIR_ASSIGN_OR_RETURN(const BrokerUrl broker, ParseBrokerUrl(options_.url));
+    return ProbeTcp(broker.host, broker.port, timeout);
   }
 
  private:
@@ -571,49 +558,8 @@ class PahoMqttClient final : public MqttClient {
 }  // namespace
 
 Result<std::string> PahoServerUri(const std::string& url) {
-  struct Scheme {
-    std::string_view weir, paho;
-    int default_port;
-  };
-  static constexpr Scheme kSchemes[] = {{"mqtt://", "tcp://", 1883},
-                                        {"tcp://", "tcp://", 1883},
-                                        {"mqtts://", "ssl://", 8883},
-                                        {"ssl://", "ssl://", 8883}};
-  for (const Scheme& scheme : kSchemes) {
-    if (!HasPrefix(url, scheme.weir)) continue;
-    const std::string_view rest = std::string_view(url).substr(scheme.weir.size());
-    std::string_view host = rest;
-    std::string_view port;
-    bool has_port = false;
-    if (HasPrefix(rest, "[")) {  // [IPv6]:port
-      const size_t close = rest.find(']');
-      if (close == std::string_view::npos) return InvalidArgument("url '" + url + "': unclosed [");
-      host = rest.substr(0, close + 1);
-      const std::string_view after = rest.substr(close + 1);
-      if (!after.empty() && !HasPrefix(after, ":")) {
-        return InvalidArgument("url '" + url + "': expected :port after ]");
-      }
-      has_port = !after.empty();
-      if (has_port) port = after.substr(1);
-    } else if (const size_t colon = rest.find(':'); colon != std::string_view::npos) {
-      host = rest.substr(0, colon);
-      port = rest.substr(colon + 1);
-      has_port = true;
-    }
-    if (host.empty() || host == "[]" || host.find_first_of("/?#@ ") != std::string_view::npos) {
-      return InvalidArgument("url '" + url + "': expected " + std::string(scheme.weir) +
-                             "host[:port]");
-    }
-    int number = scheme.default_port;
-    if (has_port) {
-      const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
-      if (ec != std::errc() || end != port.data() + port.size() || number < 1 || number > 65535) {
-        return InvalidArgument("url '" + url + "': port must be 1..65535");
-      }
-    }
-    return std::string(scheme.paho) + std::string(host) + ":" + std::to_string(number);
-  }
-  return InvalidArgument("url '" + url + "': scheme must be mqtt:// or mqtts://");
+  WEIR_ASSIGN_OR_RETURN(const BrokerUrl parsed, ParseBrokerUrl(url));
+  return std::string(parsed.tls ? "ssl://" : "tcp://") + HostPort(parsed);
 }
 
 Status ValidateMqttOptions(const MqttOptions& o) {

@@ -154,5 +154,22 @@ TEST(DetectSettingsFrom, ADetectRejectionNamesTheConfigKey) {
       << s.status().message();
 }
 
+// The store's own defaults (LogOptions, used by tools and tests that open a log without a config)
+// are the schema's: a default in two places must not drift again (it did: 100 ms vs 50 ms).
+TEST(LogOptionsFrom, StoreDefaultsAgreeWithTheSchema) {
+  const store::LogOptions defaults;
+  auto number = [](std::string_view path) {
+    const config::KeySpec* k = config::FindKey(path);
+    EXPECT_NE(k, nullptr) << path;
+    return k == nullptr ? -1 : std::stoll(std::string(k->default_text));
+  };
+  EXPECT_EQ(number("store.group_commit_records"), static_cast<int64_t>(defaults.commit_records));
+  EXPECT_EQ(number("store.group_commit_interval_ms"), defaults.commit_interval.count());
+  EXPECT_EQ(config::FindKey("store.synchronous")->default_text, "full");
+  EXPECT_EQ(defaults.synchronous, store::Synchronous::kFull);
+  EXPECT_EQ(config::FindKey("store.quota_policy")->default_text, "evict_oldest");
+  EXPECT_EQ(defaults.quota_policy, store::QuotaPolicy::kEvictOldest);
+}
+
 }  // namespace
 }  // namespace weir::app

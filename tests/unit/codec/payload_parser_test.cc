@@ -391,5 +391,39 @@ TEST(PayloadParsers, ParseIsSafeFromSeveralThreads) {
   b.join();
 }
 
+// Ingest counts rejections by Status::reason(), never by the message: each rule's reason must
+// survive the wrapping of batch elements and lines.
+TEST(PayloadParsers, RejectionsCarryTheirReasonThroughBatchesAndLines) {
+  struct Case {
+    const PayloadParser* parser;
+    std::string payload;
+    std::string_view reason;
+  };
+  const auto json = Json();
+  const auto number = Number();
+  const auto line = Line();
+  const std::vector<Case> cases = {
+      {number.get(), "inf", parse_reason::kNotFinite},
+      {number.get(), "nan", parse_reason::kNotFinite},
+      {json.get(), R"({"sensor": "a", "value": 1, "ts": 1000})", parse_reason::kBadTime},
+      {json.get(), R"([{"sensor": "a", "value": 1}, {"sensor": "", "value": 1}])",
+       parse_reason::kBadSensor},
+      {json.get(), kBigPayload, parse_reason::kTooLarge},
+      {json.get(), "{not json", ""},
+      {json.get(), R"({"sensor": "a", "value": "x"})", ""},
+      {line.get(), "m v=1\nm v=inf", parse_reason::kNotFinite},
+      {line.get(), "m v=1 1000", parse_reason::kBadTime},
+      {line.get(), "m v=", ""},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.payload.substr(0, 60));
+    std::vector<Reading> out;
+    const Status s =
+        c.parser->Parse(c.payload, ParseContext{.topic = "plant/boiler", .now_us = kNow}, &out);
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.reason(), c.reason) << s.message();
+  }
+}
+
 }  // namespace
 }  // namespace weir::codec

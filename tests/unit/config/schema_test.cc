@@ -143,7 +143,7 @@ TEST(ConfigSchema, EnvironmentNamesJoinLevelsWithDoubleUnderscores) {
 }
 
 constexpr std::string_view kBegin =
-    "<!-- BEGIN KEYS (generated from schema.cc by config_schema_test) -->\n";
+    "<!-- BEGIN KEYS (generated from config.proto by config_schema_test) -->\n";
 constexpr std::string_view kEnd = "<!-- END KEYS -->";
 
 TEST(ConfigSchema, ReadmeReferenceMatchesTheSchema) {

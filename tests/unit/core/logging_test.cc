@@ -12,6 +12,8 @@
 #include <regex>
 #include <string>
 
+#include "platform/log_output.h"
+
 namespace weir {
 namespace {
 
@@ -20,12 +22,12 @@ class LogCapture {
  public:
   LogCapture() {
     EXPECT_EQ(::pipe(fds_), 0);
-    old_fd_ = SetLogFd(fds_[1]);
+    old_fd_ = platform::SetLogFd(fds_[1]);
     old_format_ = GetLogFormat();
     old_level_ = GetLogLevel();
   }
   ~LogCapture() {
-    SetLogFd(old_fd_);
+    platform::SetLogFd(old_fd_);
     SetLogFormat(old_format_);
     SetLogLevel(old_level_);
     ::close(fds_[0]);
@@ -82,30 +84,30 @@ TEST(Logging, JournalStreamMustNameTheDescriptorsDeviceAndInode) {
   std::FILE* f = std::tmpfile();
   ASSERT_NE(f, nullptr);
   const int fd = ::fileno(f);
-  EXPECT_TRUE(IsJournalStream(StreamId(fd), fd));
+  EXPECT_TRUE(platform::IsJournalStream(StreamId(fd), fd));
   struct stat st {};
   ASSERT_EQ(::fstat(fd, &st), 0);
   // Another inode on the same device: stderr was redirected, JOURNAL_STREAM was inherited.
-  EXPECT_FALSE(
-      IsJournalStream(std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino + 1), fd));
-  EXPECT_FALSE(IsJournalStream("", fd));
-  EXPECT_FALSE(IsJournalStream("12", fd));
-  EXPECT_FALSE(IsJournalStream("12:x", fd));
-  EXPECT_FALSE(IsJournalStream(":" + std::to_string(st.st_ino), fd));
-  EXPECT_FALSE(IsJournalStream(StreamId(fd), -1));
+  EXPECT_FALSE(platform::IsJournalStream(
+      std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino + 1), fd));
+  EXPECT_FALSE(platform::IsJournalStream("", fd));
+  EXPECT_FALSE(platform::IsJournalStream("12", fd));
+  EXPECT_FALSE(platform::IsJournalStream("12:x", fd));
+  EXPECT_FALSE(platform::IsJournalStream(":" + std::to_string(st.st_ino), fd));
+  EXPECT_FALSE(platform::IsJournalStream(StreamId(fd), -1));
   std::fclose(f);
 }
 
 TEST(Logging, EnvironmentSelectsTheJournalOnlyForStderrItself) {
   const LogFormat before = GetLogFormat();
   ::setenv("JOURNAL_STREAM", StreamId(2).c_str(), 1);
-  SetLogFormatFromEnvironment();
+  platform::SetUpProcessLogging();
   EXPECT_EQ(GetLogFormat(), LogFormat::kJournal);
   ::setenv("JOURNAL_STREAM", "1:1", 1);
-  SetLogFormatFromEnvironment();
+  platform::SetUpProcessLogging();
   EXPECT_EQ(GetLogFormat(), LogFormat::kPlain);
   ::unsetenv("JOURNAL_STREAM");
-  SetLogFormatFromEnvironment();
+  platform::SetUpProcessLogging();
   EXPECT_EQ(GetLogFormat(), LogFormat::kPlain);
   SetLogFormat(before);
 }

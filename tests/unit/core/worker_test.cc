@@ -13,6 +13,7 @@
 #include <pthread.h>
 #endif
 
+#include "platform/thread_name.h"
 #include "tests/support/test_support.h"
 
 namespace weir {
@@ -23,6 +24,7 @@ using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
 TEST(Worker, RunsTheBodyOnItsOwnNamedThread) {
+  platform::UseKernelThreadNames();  // what `weir` installs at start (platform/thread_name.h)
   std::atomic<bool> ran{false};
   std::string thread_name;
   auto worker = Worker::Start("weir-store-writer-long", [&](Worker&) {
