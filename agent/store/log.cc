@@ -3,9 +3,7 @@
 // read-only LogReader in log_reader.cc.
 #include "agent/store/log.h"
 
-#include <fcntl.h>
 #include <sqlite3.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -674,18 +672,14 @@ Log::Log(const LogOptions& options, const Clock& clock)
 
 Log::~Log() {
   pending_.reset();  // finalizes the statements before the connection closes
-  if (db_ == nullptr) {
-    if (lock_fd_ >= 0) ::close(lock_fd_);
-    return;
-  }
+  if (db_ == nullptr) return;
   // Closing checkpoints the WAL; after a clean close the reservation can shrink back to the
   // next sequence, so a clean restart continues without a jump.
   const bool clean = sqlite3_close_v2(db_) == SQLITE_OK && sticky_.ok();
   if (clean && next_seq_ < seq_reserved_) {
     WriteSeqFile(SeqFilePath(options_.path), next_seq_).IgnoreError();
   }
-  ::close(lock_fd_);  // releases the writer lock, last
-}
+}  // lock_ is released last, after the file is closed
 
 Result<std::unique_ptr<Log>> Log::Open(const LogOptions& options, const Clock& clock) {
   if (options.path.empty()) return InvalidArgument("log path is empty");
@@ -704,12 +698,10 @@ Result<std::unique_ptr<Log>> Log::Open(const LogOptions& options, const Clock& c
   if (!fs::is_directory(dir, ec)) return NotFound("log directory " + dir.string() + " missing");
   std::unique_ptr<Log> log(new Log(options, clock));
   // The writer owns the sequence space in memory, so a second writer would issue duplicates.
-  const std::string lock_path = options.path.string() + ".lock";
-  log->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (log->lock_fd_ < 0) return IoError("opening " + lock_path + ": " + std::strerror(errno));
-  if (::flock(log->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    return AlreadyExists("log " + options.path.string() + " is open by another writer");
-  }
+  WEIR_ASSIGN_OR_RETURN(log->lock_,
+                        platform::InstanceLock::AcquireFile(
+                            options.path.string() + ".lock",
+                            "log " + options.path.string() + " is open by another writer"));
   Status st = LogImpl::OpenWithRetries(*log);
   if (!st.ok()) return st.WithContext("opening log " + options.path.string());
   if (!log->sticky_.ok()) return log->sticky_.WithContext("opening log");

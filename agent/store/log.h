@@ -30,6 +30,7 @@
 #include "agent/core/record.h"
 #include "agent/core/status.h"
 #include "platform/files.h"
+#include "platform/instance_lock.h"
 
 struct sqlite3;
 
@@ -407,7 +408,7 @@ class Log {
   LogOptions options_;
   const Clock& clock_;
   sqlite3* db_ = nullptr;
-  int lock_fd_ = -1;  // flock'ed <path>.lock: one writer per log
+  std::optional<platform::InstanceLock> lock_;  // <path>.lock: one writer per log
   RecoveryReport recovery_;
   Status sticky_;
   uint64_t next_seq_ = 1;

@@ -1,12 +1,7 @@
 #include "agent/store/log_recovery.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
 #include <string_view>
 #include <system_error>
@@ -14,6 +9,7 @@
 
 #include "agent/store/log_rows.h"
 #include "agent/store/sqlite_util.h"
+#include "platform/files.h"
 
 namespace weir::store::internal {
 
@@ -22,15 +18,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr uint64_t kFullCheckMaxBytes = uint64_t{64} << 20;
-
-Status SyncDir(const fs::path& dir) {
-  int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return IoError("opening directory " + dir.string() + ": " + std::strerror(errno));
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return IoError("fsync of directory " + dir.string() + ": " + std::strerror(errno));
-  return Status::Ok();
-}
 
 // Every table the writer uses, with every column it names (kSchemaSql). A flipped byte in the
 // schema text (sqlite_master) can rename a table or column and still pass integrity_check; the
@@ -96,44 +83,23 @@ fs::path SeqFilePath(const fs::path& db) { return fs::path(db.string() + ".seq")
 // The side file holds the sequence reservation as "weir-seq <n> <~n>\n"; the complement makes a
 // damaged file detectable (it is then ignored).
 std::optional<uint64_t> ReadSeqFile(const fs::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  char buf[128] = {};
-  ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
-  ::close(fd);
-  if (n <= 0) return std::nullopt;
+  auto text = platform::ReadFile(path, 128);
+  if (!text.ok()) return std::nullopt;
   unsigned long long v = 0, check = 0;
-  if (std::sscanf(buf, "weir-seq %llu %llu", &v, &check) != 2 || ~v != check) return std::nullopt;
+  if (std::sscanf(text->c_str(), "weir-seq %llu %llu", &v, &check) != 2 || ~v != check) {
+    return std::nullopt;
+  }
   return static_cast<uint64_t>(v);
 }
 
+// No space is ResourceExhausted (platform::ErrnoStatus): the writer treats it as a full disk,
+// not as a sticky error (FORMAT.md "Disk space").
 Status WriteSeqFile(const fs::path& path, uint64_t value) {
-  const fs::path tmp(path.string() + ".tmp");
-  // No space (ENOSPC, EDQUOT) is ResourceExhausted: the writer treats it as a full disk, not as
-  // a sticky error (FORMAT.md "Disk space").
-  auto error = [](const std::string& what, int err) {
-    std::string msg = what + ": " + std::strerror(err);
-    return err == ENOSPC || err == EDQUOT ? ResourceExhausted(std::move(msg))
-                                          : IoError(std::move(msg));
-  };
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return error("creating " + tmp.string(), errno);
   char buf[96];
-  int len = std::snprintf(buf, sizeof(buf), "weir-seq %llu %llu\n",
-                          static_cast<unsigned long long>(value),
-                          static_cast<unsigned long long>(~value));
-  const ssize_t wrote = ::write(fd, buf, static_cast<size_t>(len));
-  bool ok = wrote == len && ::fsync(fd) == 0;
-  int err = wrote >= 0 && wrote < len ? ENOSPC : errno;  // a short write: the disk is full
-  ::close(fd);
-  if (!ok) {
-    ::unlink(tmp.c_str());
-    return error("writing " + tmp.string(), err);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return IoError("renaming " + tmp.string() + ": " + std::strerror(errno));
-  }
-  return SyncDir(path.parent_path());
+  const int len = std::snprintf(buf, sizeof(buf), "weir-seq %llu %llu\n",
+                                static_cast<unsigned long long>(value),
+                                static_cast<unsigned long long>(~value));
+  return platform::WriteFileAtomically(path, std::string_view(buf, static_cast<size_t>(len)));
 }
 
 // --- Checks on an existing file -----------------------------------------------------------
@@ -286,7 +252,7 @@ Result<fs::path> QuarantineFile(const fs::path& path, const Clock& clock, const 
     fs::rename(from, dir / (path.filename().string() + suffix), ec);
     if (ec) return IoError("moving " + from.string() + " to quarantine: " + ec.message());
   }
-  WEIR_RETURN_IF_ERROR(SyncDir(base));
+  WEIR_RETURN_IF_ERROR(platform::FsyncDirectory(base));
   report.integrity_ok = false;
   report.file_quarantined = true;
   report.quarantine_dir = dir;
