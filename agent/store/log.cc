@@ -324,10 +324,7 @@ Status LogImpl::FinishOpen(Log& log, bool /*distrust_meta*/) {
     d.BindInt(2, static_cast<int64_t>(key.second));
     WEIR_RETURN_IF_ERROR(d.Run("resetting a damaged cursor"));
   }
-  for (const internal::EvictionKey& k : internal::kEvictionKeys) {
-    WEIR_ASSIGN_OR_RETURN(int64_t v, internal::ReadMeta(log.db_, k.key, 0));
-    log.evictions_.*k.field = static_cast<uint64_t>(v);
-  }
+  WEIR_ASSIGN_OR_RETURN(log.evictions_, internal::ReadEvictionStats(log.db_));
   WEIR_RETURN_IF_ERROR(CountUsage(log));
   WEIR_RETURN_IF_ERROR(PrepareStatements(log));
   WEIR_RETURN_IF_ERROR(LoadOrAssignLogId(log));
@@ -479,13 +476,7 @@ Status LogImpl::WriteDeadLetters(Log& log) {
 
 Status LogImpl::InsertRow(Log& log, const RowHeader& h, uint64_t raw_bytes, std::string_view blob) {
   Stmt& s = log.pending_->insert_row;
-  s.BindInt(1, static_cast<int64_t>(h.first_seq));
-  s.BindInt(2, static_cast<int64_t>(h.last_seq));
-  s.BindInt(3, static_cast<int64_t>(h.lane));
-  s.BindInt(4, static_cast<int64_t>(h.kind));
-  s.BindInt(5, static_cast<int64_t>(h.count));
-  s.BindInt(6, h.min_time_us);
-  s.BindInt(7, h.max_time_us);
+  internal::BindRowHeader(s, 1, h);
   s.BindInt(8, static_cast<int64_t>(raw_bytes));
   s.BindInt(9, RowChecksum(h, blob));
   s.BindBlobStatic(10, blob);
@@ -493,10 +484,7 @@ Status LogImpl::InsertRow(Log& log, const RowHeader& h, uint64_t raw_bytes, std:
 }
 
 Status LogImpl::SetMeta(Log& log, std::string_view key, int64_t value) {
-  Stmt& s = log.pending_->set_meta;
-  s.BindText(1, key);
-  s.BindInt(2, value);
-  return s.Run("updating meta");
+  return internal::SetMeta(log.pending_->set_meta, key, value);
 }
 
 // --- Commit ------------------------------------------------------------------------------
@@ -531,10 +519,7 @@ void LogImpl::ClearBuffered(Log& log) {
 }
 
 Result<CommitResult> LogImpl::Commit(Log& log) {
-  if (!log.sticky_.ok()) {
-    return FailedPrecondition("log refuses writes after an earlier error: " +
-                              log.sticky_.ToString());
-  }
+  WEIR_RETURN_IF_ERROR(log.RefuseIfFailed());
   Log::Pending& p = *log.pending_;
   const bool mark_moved = log.intake_mark_ != log.committed_intake_mark_;
   if (log.buffered_records_ == 0 && p.dirty.empty() && !mark_moved) return CommitResult{};
@@ -709,9 +694,7 @@ Result<std::unique_ptr<Log>> Log::Open(const LogOptions& options, const Clock& c
 }
 
 Result<CommitResult> Log::Append(std::span<const Reading> readings) {
-  if (!sticky_.ok()) {
-    return FailedPrecondition("log refuses writes after an earlier error: " + sticky_.ToString());
-  }
+  WEIR_RETURN_IF_ERROR(RefuseIfFailed());
   if (LogImpl::HeldBack(*this)) return HeldBackError();
   if (readings.empty()) return CommitResult{};
   pending_->readings.insert(pending_->readings.end(), readings.begin(), readings.end());
@@ -721,9 +704,7 @@ Result<CommitResult> Log::Append(std::span<const Reading> readings) {
 }
 
 Result<CommitResult> Log::AppendDefect(const Defect& defect) {
-  if (!sticky_.ok()) {
-    return FailedPrecondition("log refuses writes after an earlier error: " + sticky_.ToString());
-  }
+  WEIR_RETURN_IF_ERROR(RefuseIfFailed());
   if (LogImpl::HeldBack(*this)) return HeldBackError();
   WEIR_ASSIGN_OR_RETURN(std::string bytes, internal::EncodeDefect(defect));
   pending_->defects.push_back(std::move(bytes));
@@ -745,15 +726,19 @@ Result<CommitResult> Log::CommitIfFull() {
   return r;
 }
 
+// The one guard of every write entry point (FORMAT.md "Sticky error").
+Status Log::RefuseIfFailed() const {
+  if (sticky_.ok()) return Status::Ok();
+  return FailedPrecondition("log refuses writes after an earlier error: " + sticky_.ToString());
+}
+
 Status Log::HeldBackError() const {
   return ResourceExhausted(std::string("log holds writes back (") +
                            std::string(StoreLimitName(limit_)) + "); ingest paused");
 }
 
 Status Log::AppendDeadLetter(const DeadLetter& letter) {
-  if (!sticky_.ok()) {
-    return FailedPrecondition("log refuses writes after an earlier error: " + sticky_.ToString());
-  }
+  WEIR_RETURN_IF_ERROR(RefuseIfFailed());
   DeadLetter& d = pending_->dead_letters.emplace_back(letter);
   if (!d.keep_whole_payload && d.payload_head.size() > kDeadLetterHeadBytes) {
     d.payload_head.resize(kDeadLetterHeadBytes);
@@ -786,9 +771,7 @@ Result<CommitResult> Log::CommitIfDue() {
 Result<CommitResult> Log::Commit() { return LogImpl::Commit(*this); }
 
 Status Log::Ack(std::string_view cursor, Lane lane, uint64_t seq) {
-  if (!sticky_.ok()) {
-    return FailedPrecondition("log refuses writes after an earlier error: " + sticky_.ToString());
-  }
+  WEIR_RETURN_IF_ERROR(RefuseIfFailed());
   if (cursor.empty()) return InvalidArgument("cursor name is empty");
   if (seq > last_committed_seq()) {
     return OutOfRange("ack of sequence " + std::to_string(seq) + " beyond the last committed " +
@@ -809,9 +792,7 @@ uint64_t Log::CursorPosition(std::string_view cursor, Lane lane) const {
 }
 
 Status Log::DeleteCursor(std::string_view cursor, Lane lane) {
-  if (!sticky_.ok()) {
-    return FailedPrecondition("log refuses writes after an earlier error: " + sticky_.ToString());
-  }
+  WEIR_RETURN_IF_ERROR(RefuseIfFailed());
   CursorKey key{std::string(cursor), lane};
   pending_->cursors.erase(key);
   pending_->dirty.erase(key);
@@ -847,16 +828,6 @@ Result<LogStats> Log::Stats() {
   st.usage.filesystem_available = usage_.filesystem_available;
   st.usage.min_free_bytes = usage_.min_free_bytes;
   for (CursorStats& c : st.cursors) c.acked_seq = CursorPosition(c.name, c.lane);
-  return st;
-}
-
-Status Log::Compact() {
-  if (!sticky_.ok()) {
-    return FailedPrecondition("log refuses writes after an earlier error: " + sticky_.ToString());
-  }
-  Status st = Exec(db_, "PRAGMA incremental_vacuum");
-  if (st.ok()) st = Exec(db_, "PRAGMA wal_checkpoint(TRUNCATE)");
-  if (!st.ok()) sticky_ = st;
   return st;
 }
 

@@ -244,6 +244,24 @@ struct EvictionStats {
   uint64_t dead_letter_bytes_trimmed = 0;
   bool operator==(const EvictionStats&) const = default;
 };
+// Every EvictionStats counter with its one name: its meta key in the log (FORMAT.md "Schema") and
+// its key in status and stats JSON. A new counter is added to the struct and here.
+struct EvictionCounter {
+  std::string_view name;
+  uint64_t EvictionStats::*field;
+};
+inline constexpr EvictionCounter kEvictionCounters[] = {
+    {"acked_rows_deleted", &EvictionStats::acked_rows_deleted},
+    {"rows_evicted", &EvictionStats::rows_evicted},
+    {"readings_evicted", &EvictionStats::readings_evicted},
+    {"defects_evicted", &EvictionStats::defects_evicted},
+    {"bytes_evicted", &EvictionStats::bytes_evicted},
+    {"quarantine_rows_trimmed", &EvictionStats::quarantine_rows_trimmed},
+    {"quarantine_files_trimmed", &EvictionStats::quarantine_files_trimmed},
+    {"quarantine_bytes_trimmed", &EvictionStats::quarantine_bytes_trimmed},
+    {"dead_letters_trimmed", &EvictionStats::dead_letters_trimmed},
+    {"dead_letter_bytes_trimmed", &EvictionStats::dead_letter_bytes_trimmed},
+};
 
 // Bytes per kind of data the quota counts (FORMAT.md "Quota and eviction").
 struct UsageBytes {
@@ -382,8 +400,6 @@ class Log {
   Result<std::vector<StoredDeadLetter>> ReadDeadLetters(uint64_t after_id, size_t max);
 
   Result<LogStats> Stats();
-  // Returns free pages to the file system (PRAGMA incremental_vacuum). Blocks.
-  Status Compact();
 
   uint64_t last_committed_seq() const { return next_seq_ - 1; }
   // The log's random 128-bit identity, made when the log was created (or at the first open of a
@@ -404,6 +420,8 @@ class Log {
   Log(const LogOptions& options, const Clock& clock);
   Result<CommitResult> CommitIfFull();
   Status HeldBackError() const;
+  // FailedPrecondition naming the sticky error once one is set; OK before.
+  Status RefuseIfFailed() const;
 
   LogOptions options_;
   const Clock& clock_;

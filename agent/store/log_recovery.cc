@@ -174,14 +174,10 @@ Status WriteDamagedGap(sqlite3* db, const RowHeader& gap, RecoveryReport& report
                                               "last_seq, lane, kind, count, min_time_us, "
                                               "max_time_us, raw_bytes, crc, blob) VALUES (?1, "
                                               "?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9)"));
-  s.BindInt(1, static_cast<int64_t>(gap.first_seq));
-  s.BindInt(2, static_cast<int64_t>(gap.last_seq));
-  s.BindInt(3, static_cast<int64_t>(gap.lane));
-  s.BindInt(4, static_cast<int64_t>(RecordKind::kGap));
-  s.BindInt(5, static_cast<int64_t>(gap.count));
-  s.BindInt(6, gap.min_time_us);
-  s.BindInt(7, gap.max_time_us);
-  s.BindInt(8, RowChecksum(gap, kGapDamaged));
+  RowHeader g = gap;
+  g.kind = RecordKind::kGap;
+  BindRowHeader(s, 1, g);
+  s.BindInt(8, RowChecksum(g, kGapDamaged));
   s.BindBlobStatic(9, kGapDamaged);
   WEIR_RETURN_IF_ERROR(s.Run("writing a damaged gap"));
   report.damaged_gaps++;
@@ -190,21 +186,14 @@ Status WriteDamagedGap(sqlite3* db, const RowHeader& gap, RecoveryReport& report
 }
 
 Status VerifyRows(sqlite3* db, const Clock& clock, RecoveryReport& report) {
-  WEIR_ASSIGN_OR_RETURN(Stmt s, Stmt::Prepare(db,
-                                              "SELECT first_seq, last_seq, lane, kind, count, "
-                                              "min_time_us, max_time_us, crc, blob FROM records "
-                                              "ORDER BY first_seq"));
+  WEIR_ASSIGN_OR_RETURN(Stmt s,
+                        Stmt::Prepare(db, std::string("SELECT ") + kRowHeaderColumns +
+                                              ", crc, blob FROM records ORDER BY first_seq"));
   std::vector<BadRow> bad;
   for (;;) {
     WEIR_ASSIGN_OR_RETURN(bool row, s.Step("verifying rows"));
     if (!row) break;
-    RowHeader h{static_cast<uint64_t>(s.Int(0)),
-                static_cast<uint64_t>(s.Int(1)),
-                static_cast<Lane>(s.Int(2)),
-                static_cast<RecordKind>(s.Int(3)),
-                static_cast<uint64_t>(s.Int(4)),
-                s.Int(5),
-                s.Int(6)};
+    const RowHeader h = ReadRowHeader(s);
     if (!bad.empty() && bad.back().next_first == 0) bad.back().next_first = h.first_seq;
     if (RowChecksum(h, s.Blob(8)) != static_cast<uint32_t>(s.Int(7))) bad.push_back({h, 0});
   }
@@ -273,9 +262,9 @@ struct ScanState {
 };
 
 void ScanOld(sqlite3* old, Stmt& insert, bool backwards, int64_t after, ScanState& st) {
+  // The columns in the order of records' schema, copied as they are into the fresh log.
   std::string sql =
-      "SELECT first_seq, last_seq, lane, kind, count, min_time_us, max_time_us, raw_bytes, "
-      "crc, blob FROM records";
+      std::string("SELECT ") + kRowHeaderColumns + ", raw_bytes, crc, blob FROM records";
   sql += backwards ? " WHERE first_seq > ?1 ORDER BY first_seq DESC" : " ORDER BY first_seq";
   auto s = Stmt::Prepare(old, sql);
   if (!s.ok()) {
@@ -288,13 +277,7 @@ void ScanOld(sqlite3* old, Stmt& insert, bool backwards, int64_t after, ScanStat
     auto row = s->Step("salvaging rows");
     if (!row.ok()) st.error = true;
     if (!row.ok() || !*row) break;
-    RowHeader h{static_cast<uint64_t>(s->Int(0)),
-                static_cast<uint64_t>(s->Int(1)),
-                static_cast<Lane>(s->Int(2)),
-                static_cast<RecordKind>(s->Int(3)),
-                static_cast<uint64_t>(s->Int(4)),
-                s->Int(5),
-                s->Int(6)};
+    const RowHeader h = ReadRowHeader(*s);
     if (!backwards && !st.bad.empty() && st.bad.back().next_first == 0) {
       st.bad.back().next_first = h.first_seq;
     }
