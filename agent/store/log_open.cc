@@ -267,15 +267,8 @@ Status WriteOpenMeta(LogState& st) {
 // The bytes per kind at open: one pass over the blobs' lengths; later commits and evictions
 // keep the figures current.
 Status CountUsage(LogState& st) {
-  WEIR_ASSIGN_OR_RETURN(
-      Stmt s, Stmt::Prepare(st.db, "SELECT lane, sum(length(blob)) FROM records GROUP BY lane"));
   st.usage = UsageBytes{};
-  for (;;) {
-    WEIR_ASSIGN_OR_RETURN(bool row, s.Step("counting usage"));
-    if (!row) break;
-    (static_cast<Lane>(s.Int(0)) == Lane::kDefects ? st.usage.defects : st.usage.readings) =
-        static_cast<uint64_t>(s.Int(1));
-  }
+  WEIR_RETURN_IF_ERROR(CountLaneBytes(st.db, st.usage));
   st.usage.quarantine_files = internal::QuarantineFileBytes(st.options.path);
   st.usage_dirty = true;
   return Status::Ok();
@@ -285,9 +278,7 @@ Status CountUsage(LogState& st) {
 // log, or one written before log ids: FORMAT.md "Log id" says why a new identity for its records
 // is acceptable).
 Status LoadOrAssignLogId(LogState& st) {
-  WEIR_ASSIGN_OR_RETURN(int64_t hi, internal::ReadMeta(st.db, "log_id_hi", 0));
-  WEIR_ASSIGN_OR_RETURN(int64_t lo, internal::ReadMeta(st.db, "log_id_lo", 0));
-  st.log_id = LogId{static_cast<uint64_t>(hi), static_cast<uint64_t>(lo)};
+  WEIR_ASSIGN_OR_RETURN(st.log_id, ReadLogId(st.db));
   if (!st.log_id.empty()) return Status::Ok();
   st.log_id = LogId::Random();
   if (st.recovery.file_quarantined) {

@@ -254,8 +254,29 @@ DeadLetterStats ComputeDeadLetterStats(sqlite3* db) {
   return st;
 }
 
-Result<LogStats> ComputeStats(sqlite3* db, const std::filesystem::path& path) {
-  LogStats st;
+Result<LogId> ReadLogId(sqlite3* db) {
+  WEIR_ASSIGN_OR_RETURN(int64_t hi, ReadMeta(db, "log_id_hi", 0));
+  WEIR_ASSIGN_OR_RETURN(int64_t lo, ReadMeta(db, "log_id_lo", 0));
+  return LogId{static_cast<uint64_t>(hi), static_cast<uint64_t>(lo)};
+}
+
+Status CountLaneBytes(sqlite3* db, UsageBytes& usage) {
+  WEIR_ASSIGN_OR_RETURN(
+      Stmt s, Stmt::Prepare(db, "SELECT lane, sum(length(blob)) FROM records GROUP BY lane"));
+  usage.readings = usage.defects = 0;
+  for (;;) {
+    WEIR_ASSIGN_OR_RETURN(bool row, s.Step("counting bytes"));
+    if (!row) break;
+    (static_cast<Lane>(s.Int(0)) == Lane::kDefects ? usage.defects : usage.readings) =
+        static_cast<uint64_t>(s.Int(1));
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+// Rows, records, sequence and time ranges per lane and kind; encoded and raw bytes.
+Status AddLaneStats(sqlite3* db, LogStats& st) {
   WEIR_ASSIGN_OR_RETURN(
       Stmt s, Stmt::Prepare(db,
                             "SELECT lane, kind, count(*), sum(count), min(first_seq), "
@@ -292,6 +313,11 @@ Result<LogStats> ComputeStats(sqlite3* db, const std::filesystem::path& path) {
     st.compression_ratio =
         static_cast<double>(st.raw_bytes) / static_cast<double>(st.encoded_bytes);
   }
+  return Status::Ok();
+}
+
+// Gap rows by reason (an empty blob is an eviction gap) and the records they announce.
+Status AddGapStats(sqlite3* db, LogStats& st) {
   WEIR_ASSIGN_OR_RETURN(Stmt g, Stmt::Prepare(db,
                                               "SELECT length(blob) > 0, count(*), sum(count) "
                                               "FROM records WHERE kind = 2 GROUP BY 1"));
@@ -302,15 +328,11 @@ Result<LogStats> ComputeStats(sqlite3* db, const std::filesystem::path& path) {
     (damaged ? st.damaged_gaps : st.evicted_gaps) = static_cast<uint64_t>(g.Int(1));
     (damaged ? st.damaged_gap_records : st.evicted_gap_records) = static_cast<uint64_t>(g.Int(2));
   }
-  WEIR_ASSIGN_OR_RETURN(int64_t quarantined, QueryInt(db, "SELECT count(*) FROM quarantine"));
-  st.quarantined_rows = static_cast<uint64_t>(quarantined);
-  WEIR_ASSIGN_OR_RETURN(int64_t next_seq, ReadMeta(db, "next_seq", 1));
-  st.next_seq = static_cast<uint64_t>(next_seq);
-  WEIR_ASSIGN_OR_RETURN(int64_t id_hi, ReadMeta(db, "log_id_hi", 0));
-  WEIR_ASSIGN_OR_RETURN(int64_t id_lo, ReadMeta(db, "log_id_lo", 0));
-  st.log_id = LogId{static_cast<uint64_t>(id_hi), static_cast<uint64_t>(id_lo)};
-  WEIR_ASSIGN_OR_RETURN(st.evictions, ReadEvictionStats(db));
+  return Status::Ok();
+}
 
+// Each persisted cursor with what is unsent behind it.
+Result<std::vector<CursorStats>> ReadCursorStats(sqlite3* db) {
   WEIR_ASSIGN_OR_RETURN(Stmt c, Stmt::Prepare(db,
                                               "SELECT name, lane, acked_seq FROM cursors "
                                               "ORDER BY name, lane"));
@@ -319,6 +341,7 @@ Result<LogStats> ComputeStats(sqlite3* db, const std::filesystem::path& path) {
                                               "WHERE lane = ?1 AND first_seq > ?2"));
   WEIR_ASSIGN_OR_RETURN(Stmt t,
                         Stmt::Prepare(db, "SELECT min_time_us FROM records WHERE first_seq = ?1"));
+  std::vector<CursorStats> out;
   for (;;) {
     WEIR_ASSIGN_OR_RETURN(bool row, c.Step("reading cursors"));
     if (!row) break;
@@ -340,27 +363,39 @@ Result<LogStats> ComputeStats(sqlite3* db, const std::filesystem::path& path) {
       if (trow) cs.oldest_unsent_us = t.Int(0);
       t.Reset();
     }
-    st.cursors.push_back(std::move(cs));
+    out.push_back(std::move(cs));
   }
+  return out;
+}
 
+// Sizes on disk and bytes per kind, counted here (the writer also keeps running figures:
+// Log::usage()).
+Status AddSizes(sqlite3* db, const std::filesystem::path& path, LogStats& st) {
   WEIR_ASSIGN_OR_RETURN(const uint64_t used, UsedBytes(db));
   st.stored_bytes = FileBytes(path) + WalBytes(path);
   st.live_bytes = used + WalBytes(path);
+  WEIR_RETURN_IF_ERROR(CountLaneBytes(db, st.usage));
+  RecountSideTables(db, st.usage).IgnoreError();  // a log from before dead letters has no table
+  st.usage.quarantine_files = QuarantineFileBytes(path);
+  st.usage.pages_in_use = used;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<LogStats> ComputeStats(sqlite3* db, const std::filesystem::path& path) {
+  LogStats st;
+  WEIR_RETURN_IF_ERROR(AddLaneStats(db, st));
+  WEIR_RETURN_IF_ERROR(AddGapStats(db, st));
+  WEIR_ASSIGN_OR_RETURN(int64_t quarantined, QueryInt(db, "SELECT count(*) FROM quarantine"));
+  st.quarantined_rows = static_cast<uint64_t>(quarantined);
+  WEIR_ASSIGN_OR_RETURN(int64_t next_seq, ReadMeta(db, "next_seq", 1));
+  st.next_seq = static_cast<uint64_t>(next_seq);
+  WEIR_ASSIGN_OR_RETURN(st.log_id, ReadLogId(db));
+  WEIR_ASSIGN_OR_RETURN(st.evictions, ReadEvictionStats(db));
+  WEIR_ASSIGN_OR_RETURN(st.cursors, ReadCursorStats(db));
   st.dead_letters = ComputeDeadLetterStats(db);
-  // Bytes per kind, counted here (the writer also keeps running figures: Log::usage()).
-  UsageBytes& usage = st.usage;
-  WEIR_ASSIGN_OR_RETURN(Stmt b, Stmt::Prepare(db,
-                                              "SELECT lane, sum(length(blob)) FROM records "
-                                              "GROUP BY lane"));
-  for (;;) {
-    WEIR_ASSIGN_OR_RETURN(bool row, b.Step("counting bytes"));
-    if (!row) break;
-    (static_cast<Lane>(b.Int(0)) == Lane::kDefects ? usage.defects : usage.readings) =
-        static_cast<uint64_t>(b.Int(1));
-  }
-  RecountSideTables(db, usage).IgnoreError();  // a log from before dead letters has no table
-  usage.quarantine_files = QuarantineFileBytes(path);
-  usage.pages_in_use = used;
+  WEIR_RETURN_IF_ERROR(AddSizes(db, path, st));
   return st;
 }
 

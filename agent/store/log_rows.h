@@ -139,6 +139,12 @@ Result<std::vector<StoredDeadLetter>> ReadDeadLetters(sqlite3* db, uint64_t afte
 // so that Stats works on a damaged table).
 DeadLetterStats ComputeDeadLetterStats(sqlite3* db);
 
+// The log id in meta; empty when there is none (a log from before log ids, or a new one).
+Result<LogId> ReadLogId(sqlite3* db);
+
+// Blob bytes per lane (UsageBytes::readings, defects): one pass over the rows' lengths.
+Status CountLaneBytes(sqlite3* db, UsageBytes& usage);
+
 Result<LogStats> ComputeStats(sqlite3* db, const std::filesystem::path& path);
 
 }  // namespace weir::store::internal
