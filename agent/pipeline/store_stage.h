@@ -86,8 +86,8 @@ struct StoreStageCounters {
   uint64_t dead_letters_committed = 0;
   uint64_t commits = 0;
   uint64_t last_committed_seq = 0;
-  uint64_t ingest_paused_ms = 0;  // total time the quota or the disk held ingest back
-  bool paused = false;            // the quota or the disk holds ingest back now
+  uint64_t ingest_paused_ms = 0;     // total time the quota or the disk held ingest back
+  bool paused = false;               // the quota or the disk holds ingest back now
   uint64_t dropped_at_shutdown = 0;  // held by the quota at shutdown; replayed from the journal
   uint64_t intake_replayed = 0;      // journaled messages parsed here (spilled, or at start)
   uint64_t intake_lost = 0;          // journal numbers that could not be read back (damage)
