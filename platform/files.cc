@@ -62,7 +62,9 @@ Status ErrnoStatus(std::string_view what, const std::filesystem::path& path, int
   message += path.string();
   message += ": ";
   message += std::strerror(err);
-  return err == ENOENT ? NotFound(std::move(message)) : IoError(std::move(message));
+  if (err == ENOENT) return NotFound(std::move(message));
+  if (err == ENOSPC || err == EDQUOT) return ResourceExhausted(std::move(message));
+  return IoError(std::move(message));
 }
 
 Status FsyncDirectory(const std::filesystem::path& dir) {

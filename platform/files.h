@@ -20,7 +20,8 @@ namespace weir::platform {
 // or the new contents, never a mix: writes a temporary file in the same directory, fsyncs it,
 // renames it over `path`, then fsyncs the directory so the rename itself is durable. The new file
 // gets `mode` (exactly, regardless of umask). On failure the temporary file is removed and
-// `path` is untouched. Returns kIoError (or kNotFound when the directory does not exist).
+// `path` is untouched. Returns kIoError, kResourceExhausted when the disk is full, or kNotFound
+// when the directory does not exist.
 Status WriteFileAtomically(const std::filesystem::path& path, std::string_view contents,
                            mode_t mode = 0644);
 
@@ -52,6 +53,7 @@ Result<uint64_t> FileSize(const std::filesystem::path& path);
 Status EnsureDirectory(const std::filesystem::path& dir, mode_t mode = 0750);
 
 // "<what> <path>: <strerror(err)>", the message every platform error uses; kNotFound for ENOENT,
+// kResourceExhausted for no space (ENOSPC, EDQUOT: a full disk can pass, e.g. the log retries it),
 // kIoError otherwise.
 Status ErrnoStatus(std::string_view what, const std::filesystem::path& path, int err);
 

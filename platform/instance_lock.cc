@@ -28,7 +28,13 @@ std::string HolderPid(int fd) {
 }  // namespace
 
 Result<InstanceLock> InstanceLock::Acquire(const std::filesystem::path& state_dir) {
-  std::filesystem::path path = state_dir / "lock";
+  return AcquireFile(state_dir / "lock",
+                     "state directory " + state_dir.string() + " is in use by another weir");
+}
+
+Result<InstanceLock> InstanceLock::AcquireFile(const std::filesystem::path& lock_path,
+                                               std::string_view busy_message) {
+  const std::filesystem::path& path = lock_path;
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoStatus("opening lock file", path, errno);
   InstanceLock lock(fd, path);  // closes fd on every return below
@@ -38,8 +44,7 @@ Result<InstanceLock> InstanceLock::Acquire(const std::filesystem::path& state_di
   } while (rc != 0 && errno == EINTR);
   if (rc != 0) {
     if (errno == EWOULDBLOCK) {
-      return AlreadyExists("state directory " + state_dir.string() +
-                           " is in use by another weir (pid " + HolderPid(fd) + ", lock file " +
+      return AlreadyExists(std::string(busy_message) + " (pid " + HolderPid(fd) + ", lock file " +
                            path.string() + ")");
     }
     return ErrnoStatus("locking", path, errno);

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <string_view>
 
 #include "agent/core/status.h"
 
@@ -22,6 +23,11 @@ class InstanceLock {
   // holder's pid when another holder (another process, or another descriptor in this one) has
   // it, kNotFound if `state_dir` does not exist, kIoError otherwise.
   static Result<InstanceLock> Acquire(const std::filesystem::path& state_dir);
+  // The same lock on the file `lock_path` itself (created 0644 if missing), for a lock that is
+  // not a whole state directory's, e.g. the on-device log's one-writer lock <log>.lock. When
+  // another holder has it, returns kAlreadyExists "<busy_message> (pid N, lock file P)".
+  static Result<InstanceLock> AcquireFile(const std::filesystem::path& lock_path,
+                                          std::string_view busy_message);
 
   InstanceLock(InstanceLock&& other) noexcept;
   InstanceLock& operator=(InstanceLock&& other) noexcept;

@@ -11,12 +11,6 @@ namespace {
 
 size_t Index(Lane lane) { return lane == Lane::kDefects ? 0 : 1; }
 
-// Rows read per look at the log: enough to fill a window of large chunks without holding many
-// decoded chunks in memory.
-constexpr size_t kRowsPerRead = 8;
-// Most defects in one envelope.
-constexpr size_t kDefectsPerMessage = 64;
-
 // "readings 10..12": a piece's lane and range, for logs and dead letters.
 template <typename P>
 std::string RangeText(Lane lane, const P& piece) {
@@ -40,7 +34,9 @@ Forwarder::Forwarder(ForwarderOptions options, transport::MqttClient& client, St
       pacer_(options_.settings.reconnect, options_.settings.backoff, std::random_device{}()) {
   lanes_[0].lane = Lane::kDefects;
   lanes_[1].lane = Lane::kReadings;
-  for (LaneState& lane : lanes_) lane.refusal_backoff = Backoff(settings_.backoff);
+  for (LaneState& lane : lanes_) {
+    lane.refusals.Configure(settings_.backoff, settings_.max_attempts);
+  }
 }
 
 Result<std::unique_ptr<Forwarder>> Forwarder::Start(ForwarderOptions options,
@@ -48,6 +44,10 @@ Result<std::unique_ptr<Forwarder>> Forwarder::Start(ForwarderOptions options,
                                                     StoreStage& stage, const Clock& clock) {
   std::unique_ptr<Forwarder> f(new Forwarder(std::move(options), client, stage, clock));
   WEIR_ASSIGN_OR_RETURN(f->reader_, store::LogReader::Open(f->options_.log_path));
+  f->envelopes_ = std::make_unique<EnvelopeReader>(
+      EnvelopeIdentity{f->options_.device_id, f->options_.log_id, f->options_.boot_epoch},
+      *f->reader_, clock);
+  f->UpdateReaderLimits();
   for (LaneState& lane : f->lanes_) lane.acked = stage.acked(lane.lane);
   f->ResetLanes();
   Forwarder* raw = f.get();
@@ -105,9 +105,9 @@ void Forwarder::ResetLanes() {
     lane.last_published = lane.acked;
     lane.read_upto = lane.acked;
     lane.ready.clear();
-    lane.inflight.clear();
+    lane.window.Clear();
     lane.exhausted = false;
-    lane.refusal_backoff.Reset();
+    lane.refusals.ResetDelay();
   }
   token_lane_.clear();
   inflight_ = 0;
@@ -119,66 +119,17 @@ void Forwarder::HandleEvents() {
   {
     std::lock_guard lock(mu_);
     events.swap(events_);
-    if (settings_changed_) {
-      settings_ = pending_settings_;
-      settings_changed_ = false;
-      pacer_ = ReconnectPacer(settings_.reconnect, settings_.backoff, std::random_device{}());
-      pacer_.Start(clock_.Now());  // if disconnected, try at once under the new settings
-      for (LaneState& lane : lanes_) {
-        // Pieces encoded under the old settings are encoded again.
-        lane.ready.clear();
-        lane.read_upto = lane.last_published;
-        lane.refusal_backoff = Backoff(settings_.backoff);
-      }
-    }
+    if (settings_changed_) ApplySettings();
   }
   const Clock::TimePoint now = clock_.Now();
   for (Event& event : events) {
     switch (event.kind) {
-      case Event::Kind::kConnected: {
-        state_ = LinkState::kConnected;
-        pacer_.OnConnected();
-        if (outage_logged_) {
-          LogInfo("forward", "upstream connected after " + Millis(now - down_since_) +
-                                 "; resending from the acknowledged cursor");
-        } else {
-          LogInfo("forward", "upstream connected");
-        }
-        outage_logged_ = false;
-        ResetLanes();
-        std::lock_guard lock(mu_);
-        ++counters_.connects;
+      case Event::Kind::kConnected:
+        OnConnected(now);
         break;
-      }
-      case Event::Kind::kLost: {
-        uint64_t unacked = 0;
-        for (const LaneState& lane : lanes_) {
-          for (const Inflight& m : lane.inflight) unacked += m.done ? 0 : 1;
-        }
-        const bool was_connected = state_ == LinkState::kConnected;
-        state_ = LinkState::kDisconnected;
-        ResetLanes();
-        pacer_.OnDisconnected(now, was_connected);
-        const std::string retry =
-            pacer_.last_backoff().count() > 0
-                ? "; connecting again in " + Millis(pacer_.last_backoff()) + " at the earliest"
-                : "; probing it every " + Millis(settings_.reconnect.probe_min) + "–" +
-                      Millis(settings_.reconnect.probe_max);
-        if (!outage_logged_) {
-          down_since_ = now;
-          outage_logged_ = true;
-          LogWarn("forward", std::string(was_connected ? "upstream connection lost: "
-                                                       : "upstream connect failed: ") +
-                                 event.status.ToString() + retry);
-        } else {
-          LogDebug("forward", "upstream connect failed: " + event.status.ToString() + retry);
-        }
-        std::lock_guard lock(mu_);
-        counters_.resends += unacked;
-        if (was_connected) ++counters_.connection_losses;
-        counters_.last_error = event.status.ToString();
+      case Event::Kind::kLost:
+        OnLost(now, event.status);
         break;
-      }
       case Event::Kind::kDelivered:
         OnDelivered(event.token, event.status);
         break;
@@ -186,32 +137,81 @@ void Forwarder::HandleEvents() {
   }
 }
 
+void Forwarder::ApplySettings() {
+  settings_ = pending_settings_;
+  settings_changed_ = false;
+  pacer_ = ReconnectPacer(settings_.reconnect, settings_.backoff, std::random_device{}());
+  pacer_.Start(clock_.Now());  // if disconnected, try at once under the new settings
+  UpdateReaderLimits();
+  for (LaneState& lane : lanes_) {
+    // Pieces encoded under the old settings are encoded again.
+    lane.ready.clear();
+    lane.read_upto = lane.last_published;
+    lane.refusals.Configure(settings_.backoff, settings_.max_attempts);
+  }
+}
+
+void Forwarder::UpdateReaderLimits() {
+  EnvelopeLimits limits;
+  limits.format = settings_.format;
+  limits.batch_readings = settings_.batch_readings;
+  limits.max_message_bytes = learned_cap_ != 0 ? std::min(learned_cap_, settings_.max_message_bytes)
+                                               : settings_.max_message_bytes;
+  envelopes_->set_limits(limits);
+}
+
+void Forwarder::OnConnected(Clock::TimePoint now) {
+  state_ = LinkState::kConnected;
+  pacer_.OnConnected();
+  if (outage_logged_) {
+    LogInfo("forward", "upstream connected after " + Millis(now - down_since_) +
+                           "; resending from the acknowledged cursor");
+  } else {
+    LogInfo("forward", "upstream connected");
+  }
+  outage_logged_ = false;
+  ResetLanes();
+  std::lock_guard lock(mu_);
+  ++counters_.connects;
+}
+
+void Forwarder::OnLost(Clock::TimePoint now, const Status& reason) {
+  uint64_t unacked = 0;
+  for (const LaneState& lane : lanes_) unacked += lane.window.Unsettled();
+  const bool was_connected = state_ == LinkState::kConnected;
+  state_ = LinkState::kDisconnected;
+  ResetLanes();
+  pacer_.OnDisconnected(now, was_connected);
+  const std::string retry =
+      pacer_.last_backoff().count() > 0
+          ? "; connecting again in " + Millis(pacer_.last_backoff()) + " at the earliest"
+          : "; probing it every " + Millis(settings_.reconnect.probe_min) + "–" +
+                Millis(settings_.reconnect.probe_max);
+  if (!outage_logged_) {
+    down_since_ = now;
+    outage_logged_ = true;
+    LogWarn("forward", std::string(was_connected ? "upstream connection lost: "
+                                                 : "upstream connect failed: ") +
+                           reason.ToString() + retry);
+  } else {
+    LogDebug("forward", "upstream connect failed: " + reason.ToString() + retry);
+  }
+  std::lock_guard lock(mu_);
+  counters_.resends += unacked;
+  if (was_connected) ++counters_.connection_losses;
+  counters_.last_error = reason.ToString();
+}
+
 void Forwarder::OnDelivered(uint64_t token, const Status& result) {
   auto it = token_lane_.find(token);
   if (it == token_lane_.end()) return;  // superseded by a reset
   LaneState& lane = lanes_[Index(it->second)];
   token_lane_.erase(it);
-  auto m = std::find_if(lane.inflight.begin(), lane.inflight.end(),
-                        [&](const Inflight& x) { return x.token == token; });
-  if (m == lane.inflight.end()) return;
+  InflightMessage* m = lane.window.Find(token);
+  if (m == nullptr) return;
   --inflight_;
   if (result.ok()) {
-    m->done = true;
-    if (m->refused) {
-      m->refused = false;  // settled: the lane's window opens again
-      lane.refusal_backoff.Reset();
-      lane.refusals.erase(m->piece.first_seq);
-      LogInfo("forward",
-              "upstream accepted " + RangeText(lane.lane, m->piece) +
-                  (m->piece.rejection_gap ? std::string(" (the 'rejected' gap in its place)")
-                                          : " after " + std::to_string(m->attempts) + " refusals"));
-    }
-    std::lock_guard lock(mu_);
-    ++counters_.messages_acked;
-    counters_.readings_acked += m->piece.readings;
-    counters_.defects_acked += m->piece.defects;
-    if (m->piece.gap) ++counters_.gaps_sent;
-    if (m->piece.rejection_gap) ++counters_.rejected_gaps;
+    OnAccepted(lane, *m);
   } else if (result.code() == StatusCode::kUnavailable || result.code() == StatusCode::kCancelled) {
     // The connection broke (on_connection_lost follows and everything is resent) or we are
     // disconnecting (it stays in the log for the next start).
@@ -223,10 +223,28 @@ void Forwarder::OnDelivered(uint64_t token, const Status& result) {
   AdvanceAcks(lane);
 }
 
+void Forwarder::OnAccepted(LaneState& lane, InflightMessage& m) {
+  m.done = true;
+  if (m.refused) {
+    m.refused = false;  // settled: the lane's window opens again
+    lane.refusals.Settled(m.piece.first_seq);
+    LogInfo("forward",
+            "upstream accepted " + RangeText(lane.lane, m.piece) +
+                (m.piece.rejection_gap ? std::string(" (the 'rejected' gap in its place)")
+                                       : " after " + std::to_string(m.attempts) + " refusals"));
+  }
+  std::lock_guard lock(mu_);
+  ++counters_.messages_acked;
+  counters_.readings_acked += m.piece.readings;
+  counters_.defects_acked += m.piece.defects;
+  if (m.piece.gap) ++counters_.gaps_sent;
+  if (m.piece.rejection_gap) ++counters_.rejected_gaps;
+}
+
 // The broker refused `m`. The lane's window narrows to it (Fill publishes nothing new in the lane
 // while a refused message is unsettled); what was in flight behind it stays in flight. It is
 // tried again after a Backoff delay, and given up after max_attempts tries.
-void Forwarder::OnRefused(LaneState& lane, Inflight& m, const Status& result) {
+void Forwarder::OnRefused(LaneState& lane, InflightMessage& m, const Status& result) {
   m.token = 0;
   ++m.attempts;
   {
@@ -238,90 +256,60 @@ void Forwarder::OnRefused(LaneState& lane, Inflight& m, const Status& result) {
     LogWarn("forward", "upstream refused " + RangeText(lane.lane, m.piece) + " (" +
                            result.ToString() + "); the lane waits for it");
   }
-  lane.refusals[m.piece.first_seq] = {m.piece.last_seq, m.attempts};
-  if (m.attempts >= settings_.max_attempts) {
+  if (lane.refusals.Refused(m.piece.first_seq, m.piece.last_seq, m.attempts)) {
     LogWarn("forward", "upstream refused " + RangeText(lane.lane, m.piece) + " " +
                            std::to_string(m.attempts) + " times (" + result.ToString() +
                            "); given up");
     GiveUp(lane, m, "rejected", result.ToString());
     return;
   }
-  m.retry_at = clock_.Now() + lane.refusal_backoff.Next();
+  m.retry_at = clock_.Now() + lane.refusals.NextDelay();
   std::lock_guard lock(mu_);
   ++counters_.resends;
 }
 
-void Forwarder::GiveUp(LaneState& lane, Inflight& entry, std::string_view code,
+void Forwarder::GiveUp(LaneState& lane, InflightMessage& entry, std::string_view code,
                        const std::string& reason) {
-  lane.refusal_backoff.Reset();
-  lane.refusals.erase(entry.piece.first_seq);
+  lane.refusals.Settled(entry.piece.first_seq);
   entry.token = 0;
   entry.attempts = 0;
   entry.retry_at = Clock::TimePoint{};
   entry.refused = true;  // the lane stays narrowed until the gap is accepted
+  // Settled for good: nothing will stand for the records upstream.
+  auto settle = [&lane, &entry, this] {
+    entry.done = true;
+    entry.refused = false;
+    AdvanceAcks(lane);
+  };
   if (entry.piece.rejection_gap) {
     // Even the gap that stands for the records was refused: the upstream can be told nothing.
     LogError("forward", "upstream refused the 'rejected' gap for " +
                             RangeText(lane.lane, entry.piece) +
                             " too; the records are only in the dead letters");
-    entry.done = true;
-    entry.refused = false;
-    AdvanceAcks(lane);
+    settle();
     return;
   }
   DeadLetter(lane, entry.piece, code, reason);
-  const Piece& old = entry.piece;
-  const uint64_t records = old.gap ? old.gap_records : old.readings + old.defects;
-  const codec::Envelope gap = GapEnvelope(
-      lane.lane, old.first_seq, old.last_seq, old.prev_seq, records, old.oldest_time_us,
-      old.newest_time_us, std::string(codec::kGapReasonRejected) + ": " + reason.substr(0, 200));
-  auto bytes = codec::EncodeEnvelope(gap, settings_.format);
-  if (!bytes.ok()) {  // not expected: a gap is small and valid
-    LogError("forward", "encoding the 'rejected' gap for " + RangeText(lane.lane, old) + ": " +
-                            bytes.status().ToString());
-    entry.done = true;
-    entry.refused = false;
-    AdvanceAcks(lane);
+  Result<ForwardPiece> gap = envelopes_->RejectedGap(lane.lane, entry.piece, reason);
+  if (!gap.ok()) {  // not expected: a gap is small and valid
+    LogError("forward", "encoding the 'rejected' gap for " + RangeText(lane.lane, entry.piece) +
+                            ": " + gap.status().ToString());
+    settle();
     return;
   }
-  Piece replacement = PieceOf(gap, old.first_seq, old.last_seq, old.prev_seq);
-  replacement.bytes = std::move(*bytes);
-  replacement.rejection_gap = true;
-  lane.given_up[replacement.first_seq] = replacement;
-  entry.piece = std::move(replacement);
-}
-
-Forwarder::Inflight* Forwarder::FirstRefused(LaneState& lane) {
-  for (Inflight& m : lane.inflight) {
-    if (m.refused && !m.done) return &m;
-  }
-  return nullptr;
-}
-
-const Forwarder::Inflight* Forwarder::FirstRefused(const LaneState& lane) {
-  for (const Inflight& m : lane.inflight) {
-    if (m.refused && !m.done) return &m;
-  }
-  return nullptr;
+  lane.refusals.GaveUp(*gap);
+  entry.piece = std::move(*gap);
 }
 
 void Forwarder::AdvanceAcks(LaneState& lane) {
-  const uint64_t before = lane.acked;
-  while (!lane.inflight.empty() && lane.inflight.front().done) {
-    lane.acked = lane.inflight.front().piece.last_seq;
-    lane.inflight.pop_front();
-  }
-  if (lane.acked == before) return;
+  const std::optional<uint64_t> acked = lane.window.PopSettled();
+  if (!acked || *acked == lane.acked) return;
+  lane.acked = *acked;
   stage_.Ack(lane.lane, lane.acked);
-  while (!lane.given_up.empty() && lane.given_up.begin()->second.last_seq <= lane.acked) {
-    lane.given_up.erase(lane.given_up.begin());
-  }
-  while (!lane.refusals.empty() && lane.refusals.begin()->second.first <= lane.acked) {
-    lane.refusals.erase(lane.refusals.begin());
-  }
+  lane.refusals.Forget(lane.acked);
 }
 
-void Forwarder::DeadLetter(const LaneState& lane, const Piece& piece, std::string_view code,
+void Forwarder::DeadLetter(const LaneState& lane, const ForwardPiece& piece, std::string_view code,
                            const std::string& reason) {
   store::DeadLetter letter;
   letter.time_us = clock_.WallMicros();
@@ -338,177 +326,27 @@ void Forwarder::DeadLetter(const LaneState& lane, const Piece& piece, std::strin
   ++counters_.dead_letters;
 }
 
-codec::Envelope Forwarder::Header(Lane lane, uint64_t first, uint64_t last, uint64_t prev) const {
-  codec::Envelope e;
-  e.device_id = options_.device_id;
-  e.log_id = options_.log_id;
-  e.boot_epoch = options_.boot_epoch;
-  e.lane = lane;
-  e.first_seq = first;
-  e.last_seq = last;
-  e.prev_seq = prev;
-  e.sent_at_us = clock_.WallMicros();
-  return e;
-}
-
-codec::Envelope Forwarder::GapEnvelope(Lane lane, uint64_t first, uint64_t last, uint64_t prev,
-                                       uint64_t records, TimeMicros oldest, TimeMicros newest,
-                                       std::string reason) const {
-  codec::Envelope e = Header(lane, first, last, prev);
-  codec::EnvelopeGap gap;
-  gap.first_seq = first;
-  gap.last_seq = last;
-  gap.records = records;
-  gap.oldest_time_us = oldest;
-  gap.newest_time_us = newest;
-  gap.reason = std::move(reason);
-  e.gap = std::move(gap);
-  return e;
-}
-
-Forwarder::Piece Forwarder::PieceOf(const codec::Envelope& e, uint64_t first, uint64_t last,
-                                    uint64_t prev) {
-  Piece p;
-  p.first_seq = first;
-  p.last_seq = last;
-  p.prev_seq = prev;
-  bool any = false;
-  auto time = [&](TimeMicros lo, TimeMicros hi) {
-    p.oldest_time_us = any ? std::min(p.oldest_time_us, lo) : lo;
-    p.newest_time_us = any ? std::max(p.newest_time_us, hi) : hi;
-    any = true;
-  };
-  if (e.gap) {
-    p.gap = true;
-    p.gap_records = e.gap->records;
-    time(e.gap->oldest_time_us, e.gap->newest_time_us);
-  } else if (e.lane == Lane::kReadings) {
-    p.readings = last - first + 1;
-    for (uint64_t s = first; s <= last && s - e.first_seq < e.readings.size(); ++s) {
-      const TimeMicros t = e.readings[static_cast<size_t>(s - e.first_seq)].time_us;
-      time(t, t);
-    }
-  } else {
-    for (size_t i = 0; i < e.defect_seqs.size(); ++i) {
-      if (e.defect_seqs[i] < first || e.defect_seqs[i] > last) continue;
-      ++p.defects;
-      time(e.defects[i].window_start_us, e.defects[i].window_end_us);
-    }
-  }
-  return p;
-}
-
-// Turns the next committed rows of `lane` into pieces. OK with nothing added when there is no
-// more to read (lane.exhausted).
-Status Forwarder::ReadMore(LaneState& lane) {
-  store::ReadQuery query;
-  query.lane = lane.lane;
-  query.after_seq = lane.read_upto;
-  query.max_records = lane.lane == Lane::kDefects ? kDefectsPerMessage : kRowsPerRead;
-  WEIR_ASSIGN_OR_RETURN(std::vector<store::StoredRecord> rows, reader_->Read(query));
-  lane.exhausted = rows.empty();
-  codec::Envelope defects;  // consecutive defect rows go into one envelope
-  for (store::StoredRecord& row : rows) WEIR_RETURN_IF_ERROR(ReadRow(lane, row, defects));
-  return FlushDefects(lane, defects);
-}
-
-Status Forwarder::FlushDefects(LaneState& lane, codec::Envelope& defects) {
-  if (defects.defects.empty()) return Status::Ok();
-  defects.last_seq = defects.defect_seqs.back();
-  Status s = Emit(lane, defects);
-  defects = codec::Envelope();
-  return s;
-}
-
-Status Forwarder::ReadRow(LaneState& lane, store::StoredRecord& row, codec::Envelope& defects) {
-  if (row.kind == store::RecordKind::kDefect && !row.damaged && row.defect) {
-    if (defects.defects.empty()) {
-      defects = Header(lane.lane, row.first_seq, row.last_seq, lane.read_upto);
-    }
-    defects.defects.push_back(std::move(*row.defect));
-    defects.defect_seqs.push_back(row.first_seq);
-    return Status::Ok();
-  }
-  WEIR_RETURN_IF_ERROR(FlushDefects(lane, defects));
-  const uint64_t first = std::max(row.first_seq, lane.read_upto + 1);
-  if (row.kind == store::RecordKind::kGap || row.damaged ||
-      row.kind == store::RecordKind::kDefect) {
-    // A gap row counts the records it stands for; a damaged row its sequences. A gap row lost to
-    // damage (store::kGapDamaged) is announced as damage, not eviction.
-    const bool gap_row = row.kind == store::RecordKind::kGap;
-    const bool evicted = gap_row && row.gap_reason != store::kGapDamaged;
-    return Emit(lane,
-                GapEnvelope(lane.lane, first, row.last_seq, lane.read_upto,
-                            gap_row ? row.count : row.last_seq - first + 1, row.min_time_us,
-                            row.max_time_us,
-                            evicted ? "evicted: the log reached its disk quota"
-                                    : "damaged on the device"));
-  }
-  // A readings chunk; a straddling one (partly acknowledged) is sent from read_upto + 1.
-  const size_t skip = static_cast<size_t>(first - row.first_seq);
-  const bool whole = skip == 0 && row.readings.size() <= settings_.batch_readings;
-  for (size_t begin = skip; begin < row.readings.size(); begin += settings_.batch_readings) {
-    const size_t end = std::min(row.readings.size(), begin + settings_.batch_readings);
-    codec::Envelope e =
-        Header(lane.lane, row.first_seq + begin, row.first_seq + end - 1, lane.read_upto);
-    e.readings.assign(std::make_move_iterator(row.readings.begin() + static_cast<ptrdiff_t>(begin)),
-                      std::make_move_iterator(row.readings.begin() + static_cast<ptrdiff_t>(end)));
-    if (whole && settings_.format == codec::EnvelopeFormat::kBinary) {
-      e.readings_blob = std::move(row.blob);  // shipped as stored when it fits
-    }
-    WEIR_RETURN_IF_ERROR(Emit(lane, e));
-  }
-  return Status::Ok();
-}
-
-Status Forwarder::Emit(LaneState& lane, const codec::Envelope& e) {
-  const size_t cap = learned_cap_ != 0 ? std::min(learned_cap_, settings_.max_message_bytes)
-                                       : settings_.max_message_bytes;
-  auto pieces = codec::SplitEnvelopePieces(e, settings_.format, cap);
-  if (!pieces.ok()) {
-    if (pieces.status().code() != StatusCode::kOutOfRange) return pieces.status();
-    // One record does not fit in any message: give it up when its turn comes.
-    Piece p = PieceOf(e, e.first_seq, e.last_seq, e.prev_seq);
-    p.dead_reason = std::string(pieces.status().message());
-    if (auto plain = codec::EncodeEnvelope(e, settings_.format); plain.ok()) {
-      p.bytes = std::move(*plain);  // kept whole in the dead letter
-    }
-    lane.ready.push_back(std::move(p));
-    lane.read_upto = e.last_seq;
-    return Status::Ok();
-  }
-  uint64_t prev = e.prev_seq;
-  for (codec::EncodedEnvelope& piece : *pieces) {
-    Piece p = PieceOf(e, piece.first_seq, piece.last_seq, prev);
-    p.bytes = std::move(piece.bytes);
-    prev = p.last_seq;
-    lane.ready.push_back(std::move(p));
-  }
-  lane.read_upto = e.last_seq;
-  return Status::Ok();
-}
-
-bool Forwarder::NextPiece(LaneState& lane, Piece* piece) {
+bool Forwarder::NextPiece(LaneState& lane, ForwardPiece* piece) {
   if (lane.ready.empty() && !lane.exhausted) {
-    const Status s = ReadMore(lane);
-    if (!s.ok()) {
-      LogError("forward", "reading the log failed: " + s.ToString());
+    const Result<bool> found = envelopes_->ReadMore(lane.lane, lane.read_upto, lane.ready);
+    if (!found.ok()) {
+      LogError("forward", "reading the log failed: " + found.status().ToString());
       lane.exhausted = true;
       return false;
     }
+    lane.exhausted = !*found;
   }
   if (lane.ready.empty()) return false;
   *piece = std::move(lane.ready.front());
   lane.ready.pop_front();
   // A range given up before a reconnect is sent as its gap again, not retried.
-  auto given_up = lane.given_up.find(piece->first_seq);
-  if (given_up != lane.given_up.end() && given_up->second.last_seq == piece->last_seq) {
-    *piece = given_up->second;
+  if (const ForwardPiece* gap = lane.refusals.GivenUp(piece->first_seq, piece->last_seq)) {
+    *piece = *gap;
   }
   return true;
 }
 
-Status Forwarder::Send(LaneState& lane, Inflight& entry) {
+Status Forwarder::Send(LaneState& lane, InflightMessage& entry) {
   auto token = client_.Publish(TopicOf(lane.lane), entry.piece.bytes, 1, false);
   if (!token.ok()) return token.status();
   entry.token = *token;
@@ -519,63 +357,68 @@ Status Forwarder::Send(LaneState& lane, Inflight& entry) {
   return Status::Ok();
 }
 
-bool Forwarder::FillLane(LaneState& lane, Clock::TimePoint now, bool* stop) {
-  if (Inflight* held = FirstRefused(lane)) {
-    // Narrowed to the refused message: only it may go, when its retry is due.
-    if (held->token != 0 || now < held->retry_at) return false;
-    const Status s = Send(lane, *held);
-    if (s.ok()) return true;
-    if (s.code() != StatusCode::kOutOfRange) {
-      *stop = true;
-      return false;
-    }
-    GiveUp(lane, *held, "too_large", std::string(s.message()));  // the gap goes next
-    return true;
+bool Forwarder::RetryHeld(LaneState& lane, InflightMessage& held, Clock::TimePoint now,
+                          bool* stop) {
+  if (held.token != 0 || now < held.retry_at) return false;
+  const Status s = Send(lane, held);
+  if (s.ok()) return true;
+  if (s.code() != StatusCode::kOutOfRange) {
+    *stop = true;
+    return false;
   }
-  Piece piece;
+  GiveUp(lane, held, "too_large", std::string(s.message()));  // the gap goes next
+  return true;
+}
+
+bool Forwarder::FillLane(LaneState& lane, Clock::TimePoint now, bool* stop) {
+  // Narrowed to a refused message: only it may go, when its retry is due.
+  if (InflightMessage* held = lane.window.FirstRefused()) return RetryHeld(lane, *held, now, stop);
+  ForwardPiece piece;
   if (!NextPiece(lane, &piece)) return false;
   const uint64_t published_before = lane.last_published;
   lane.last_published = piece.last_seq;
-  Inflight& entry = lane.inflight.emplace_back();
-  entry.piece = std::move(piece);
+  InflightMessage& entry = lane.window.Push(std::move(piece));
   if (!entry.piece.dead_reason.empty()) {
     const std::string reason = entry.piece.dead_reason;
     GiveUp(lane, entry, "too_large", reason);  // the gap goes next
     return true;
   }
-  auto refused = lane.refusals.find(entry.piece.first_seq);
-  if (refused != lane.refusals.end() && refused->second.first == entry.piece.last_seq) {
+  if (auto tries = lane.refusals.TriesBefore(entry.piece.first_seq, entry.piece.last_seq)) {
     // Refused before the connection broke: the lane narrows to it again, tries counted on.
     entry.refused = true;
-    entry.attempts = refused->second.second;
-    entry.retry_at = now + lane.refusal_backoff.Next();
+    entry.attempts = *tries;
+    entry.retry_at = now + lane.refusals.NextDelay();
     return true;
   }
   const Status s = Send(lane, entry);
   if (s.ok()) return true;
   if (s.code() == StatusCode::kOutOfRange) {
-    // Over the broker's packet limit: encode what follows again under a smaller cap.
-    const size_t size = entry.piece.bytes.size();
-    learned_cap_ = std::max(codec::kMinEnvelopeCapBytes, size / 2);
-    LogWarn("forward", "upstream packet limit: messages now at most " +
-                           std::to_string(learned_cap_) + " bytes");
-    if (size <= codec::kMinEnvelopeCapBytes) {
-      GiveUp(lane, entry, "too_large", std::string(s.message()));  // cannot get smaller
-    } else {
-      lane.inflight.pop_back();
-      lane.last_published = published_before;
-    }
-    lane.ready.clear();
-    lane.read_upto = lane.last_published;
+    OnPacketLimit(lane, entry, s, published_before);
     return true;
   }
   // Not sent: put it back for the next turn (window full, or the connection is down and
   // on_connection_lost will reset everything).
-  lane.ready.push_front(std::move(entry.piece));
-  lane.inflight.pop_back();
+  lane.ready.push_front(lane.window.PopNewest());
   lane.last_published = published_before;
   *stop = true;
   return false;
+}
+
+void Forwarder::OnPacketLimit(LaneState& lane, InflightMessage& entry, const Status& s,
+                              uint64_t published_before) {
+  const size_t size = entry.piece.bytes.size();
+  learned_cap_ = std::max(codec::kMinEnvelopeCapBytes, size / 2);
+  UpdateReaderLimits();
+  LogWarn("forward",
+          "upstream packet limit: messages now at most " + std::to_string(learned_cap_) + " bytes");
+  if (size <= codec::kMinEnvelopeCapBytes) {
+    GiveUp(lane, entry, "too_large", std::string(s.message()));  // cannot get smaller
+  } else {
+    lane.window.PopNewest();
+    lane.last_published = published_before;
+  }
+  lane.ready.clear();
+  lane.read_upto = lane.last_published;
 }
 
 void Forwarder::Fill() {
@@ -591,7 +434,7 @@ void Forwarder::Fill() {
   }
   bool idle = inflight_ == 0;
   for (const LaneState& lane : lanes_) {
-    idle = idle && lane.ready.empty() && lane.inflight.empty() && lane.exhausted;
+    idle = idle && lane.ready.empty() && lane.window.empty() && lane.exhausted;
   }
   if (idle && committed_seen_.load() == stage_.last_committed_seq()) {
     {
@@ -636,7 +479,7 @@ std::optional<Clock::TimePoint> Forwarder::NextWake() const {
   std::optional<Clock::TimePoint> wake = next_stats_at_;
   if (state_ == LinkState::kDisconnected) wake = std::min(*wake, pacer_.NextWake());
   for (const LaneState& lane : lanes_) {
-    const Inflight* held = FirstRefused(lane);
+    const InflightMessage* held = lane.window.FirstRefused();
     if (held != nullptr && held->token == 0) wake = std::min(*wake, held->retry_at);
   }
   return wake;

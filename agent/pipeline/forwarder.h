@@ -25,6 +25,11 @@
 //    order, before the lane moves on. A record that cannot fit in any message (over the broker's
 //    packet limit even alone) is given up the same way at once (reason code "too_large").
 //
+// Pieces: EnvelopeReader (envelope_reader.h) turns rows into messages, LaneWindow
+// (lane_window.h) keeps each lane's in-flight window and moves its cursor, RefusalPolicy
+// (refusal_policy.h) decides retries of refused messages; this class connects, publishes and
+// handles the client's events.
+//
 // Threads: one Worker thread ("weir-forward") does all the work; the MQTT callbacks only queue
 // events for it. Public methods are thread-safe. Stop() blocks until the thread has ended.
 #pragma once
@@ -40,6 +45,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "agent/codec/envelope_codec.h"
@@ -47,8 +53,12 @@
 #include "agent/core/clock.h"
 #include "agent/core/status.h"
 #include "agent/core/worker.h"
+#include "agent/pipeline/envelope_reader.h"
+#include "agent/pipeline/forward_piece.h"
+#include "agent/pipeline/lane_window.h"
 #include "agent/pipeline/link_state.h"
 #include "agent/pipeline/reconnect_pacer.h"
+#include "agent/pipeline/refusal_policy.h"
 #include "agent/pipeline/store_stage.h"
 #include "agent/store/log.h"
 #include "agent/transport/mqtt_client.h"
@@ -136,50 +146,15 @@ class Forwarder {
     Status status;
     transport::PublishToken token = 0;
   };
-  // One message: an encoded envelope and the sequences it covers.
-  struct Piece {
-    std::string bytes;
-    uint64_t first_seq = 0;
-    uint64_t last_seq = 0;
-    uint64_t prev_seq = 0;  // the envelope's prev_seq (a gap sent in its place keeps it)
-    uint64_t readings = 0;
-    uint64_t defects = 0;
-    bool gap = false;
-    uint64_t gap_records = 0;       // for a gap: the records it stands for
-    bool rejection_gap = false;     // a gap sent in place of records given up
-    TimeMicros oldest_time_us = 0;  // event-time range of the records (for a gap in its place)
-    TimeMicros newest_time_us = 0;
-    // Set when no message can carry these records (over any size limit): the piece is given up
-    // with this reason when its turn comes, so acknowledgements stay in order.
-    std::string dead_reason;
-  };
-  struct Inflight {
-    Piece piece;
-    transport::PublishToken token = 0;  // 0: not published (waiting for a retry)
-    uint32_t attempts = 0;
-    bool done = false;  // acknowledged, or given up on for good
-    Clock::TimePoint retry_at{};
-    // Refused at least once and not settled: the lane's window is narrowed to it.
-    bool refused = false;
-  };
   struct LaneState {
     Lane lane = Lane::kReadings;
-    uint64_t acked = 0;           // the cursor: everything up to here is acknowledged
-    uint64_t last_published = 0;  // last sequence of the last message published
-    uint64_t read_upto = 0;       // last sequence turned into pieces (ready or published)
-    std::deque<Piece> ready;      // encoded, not yet published
-    std::deque<Inflight> inflight;
-    bool exhausted = false;  // the last read found no more committed rows
-    // Delays between tries of a refused message; reset when it is settled.
-    Backoff refusal_backoff{BackoffOptions{}};
-    // Ranges given up (first_seq -> the gap piece sent in their place), kept across reconnects
-    // (not across restarts) so a resend sends the gap again instead of retrying the records and
-    // dead-lettering them twice. Pruned as the cursor passes them.
-    std::map<uint64_t, Piece> given_up;
-    // Refusals counted so far per range (first_seq -> last_seq, tries), kept across reconnects
-    // (not across restarts): a broker that drops the connection after each refusal (mosquitto
-    // 2.0.11 with max_queued_messages 0 does) must not reset the count and retry forever.
-    std::map<uint64_t, std::pair<uint64_t, uint32_t>> refusals;
+    uint64_t acked = 0;              // the cursor: everything up to here is acknowledged
+    uint64_t last_published = 0;     // last sequence of the last message published
+    uint64_t read_upto = 0;          // last sequence turned into pieces (ready or published)
+    std::deque<ForwardPiece> ready;  // encoded, not yet published
+    LaneWindow window;               // published, not yet settled
+    bool exhausted = false;          // the last read found no more committed rows
+    RefusalPolicy refusals;          // retries of refused messages, and ranges given up
   };
 
   Forwarder(ForwarderOptions options, transport::MqttClient& client, StoreStage& stage,
@@ -190,38 +165,36 @@ class Forwarder {
   void Reconnect(Clock::TimePoint now);
   void PushEvent(Event event);
   void HandleEvents();
+  // Takes new settings handed over by UpdateSettings (under mu_).
+  void ApplySettings();
+  void OnConnected(Clock::TimePoint now);
+  void OnLost(Clock::TimePoint now, const Status& reason);
   void OnDelivered(uint64_t token, const Status& result);
-  void OnRefused(LaneState& lane, Inflight& m, const Status& result);
+  void OnAccepted(LaneState& lane, InflightMessage& m);
+  void OnRefused(LaneState& lane, InflightMessage& m, const Status& result);
   void ResetLanes();
   void Fill();
   // Publishes the lane's next message; false when nothing was sent. `stop` is set when the
   // client cannot take more now (window full, or disconnected).
   bool FillLane(LaneState& lane, Clock::TimePoint now, bool* stop);
-  bool NextPiece(LaneState& lane, Piece* piece);
-  Status ReadMore(LaneState& lane);
-  Status ReadRow(LaneState& lane, store::StoredRecord& row, codec::Envelope& defects);
-  // Emits the pending defects envelope (consecutive defect rows), if any, and clears it.
-  Status FlushDefects(LaneState& lane, codec::Envelope& defects);
-  // The piece of `envelope` covering first..last (counts and event-time range; no bytes).
-  static Piece PieceOf(const codec::Envelope& envelope, uint64_t first, uint64_t last,
-                       uint64_t prev);
+  // The lane is narrowed to `held` (refused): sends it again when its retry is due.
+  bool RetryHeld(LaneState& lane, InflightMessage& held, Clock::TimePoint now, bool* stop);
+  // The client refused `entry` as over the broker's packet limit: lowers the message cap and
+  // encodes what follows again (or gives `entry` up when it cannot get smaller).
+  void OnPacketLimit(LaneState& lane, InflightMessage& entry, const Status& s,
+                     uint64_t published_before);
+  bool NextPiece(LaneState& lane, ForwardPiece* piece);
   // Publishes `entry` and tracks it in flight; the client's error otherwise.
-  Status Send(LaneState& lane, Inflight& entry);
-  // Encodes `envelope` into ready pieces (split under the size cap).
-  Status Emit(LaneState& lane, const codec::Envelope& envelope);
-  codec::Envelope Header(Lane lane, uint64_t first, uint64_t last, uint64_t prev) const;
-  // The one builder of gap envelopes, for every kind of loss (evicted, damaged, rejected).
-  codec::Envelope GapEnvelope(Lane lane, uint64_t first, uint64_t last, uint64_t prev,
-                              uint64_t records, TimeMicros oldest, TimeMicros newest,
-                              std::string reason) const;
+  Status Send(LaneState& lane, InflightMessage& entry);
   // Gives `entry` up: its whole message to the dead letters, and a "rejected" gap in its place,
   // published next (the lane stays narrowed until the gap is accepted).
-  void GiveUp(LaneState& lane, Inflight& entry, std::string_view code, const std::string& reason);
-  static Inflight* FirstRefused(LaneState& lane);
-  static const Inflight* FirstRefused(const LaneState& lane);
+  void GiveUp(LaneState& lane, InflightMessage& entry, std::string_view code,
+              const std::string& reason);
   void AdvanceAcks(LaneState& lane);
-  void DeadLetter(const LaneState& lane, const Piece& piece, std::string_view code,
+  void DeadLetter(const LaneState& lane, const ForwardPiece& piece, std::string_view code,
                   const std::string& reason);
+  // The reader's limits from the settings and the learned packet limit.
+  void UpdateReaderLimits();
   void PublishCounters();
   const std::string& TopicOf(Lane lane) const;
   void RefreshStats();
@@ -232,6 +205,7 @@ class Forwarder {
   StoreStage& stage_;
   const Clock& clock_;
   std::unique_ptr<store::LogReader> reader_;
+  std::unique_ptr<EnvelopeReader> envelopes_;  // reads through reader_
   std::unique_ptr<Worker> worker_;
   std::atomic<Worker*> self_{nullptr};
 

@@ -64,46 +64,9 @@ void LocalLink::Run(Worker& worker) {
   bool saturated = false;
   self_.store(&worker, std::memory_order_release);
   while (!worker.stop_requested()) {
-    if (connected_.exchange(false, std::memory_order_acq_rel)) {
-      state_.store(LinkState::kConnected, std::memory_order_release);
-      connects_.fetch_add(1, std::memory_order_relaxed);
-      backoff_.Reset();
-      Subscribe();
-      LogInfo("ingest", outage_logged ? "local broker connected again" : "local broker connected");
-      outage_logged = false;
-    }
-    if (lost_.exchange(false, std::memory_order_acq_rel)) {
-      const bool was_connected = state() == LinkState::kConnected;
-      state_.store(LinkState::kDisconnected, std::memory_order_release);
-      if (!was_connected) connect_failures_.fetch_add(1, std::memory_order_relaxed);
-      const auto delay = backoff_.Next();
-      next_attempt = clock_.Now() + delay;
-      if (!outage_logged) {
-        std::string error;
-        {
-          std::lock_guard lock(mu_);
-          error = last_error_;
-        }
-        LogWarn("ingest", std::string(was_connected ? "local broker connection lost: "
-                                                    : "local broker connect failed: ") +
-                              error + "; retrying with backoff");
-        outage_logged = true;
-      }
-    }
-    // The store thread is behind (a disk stall, or the quota's pause_ingest policy): say so once
-    // per episode. Nothing is paused or dropped here: past the memory budget new messages wait
-    // in the intake journal (ingest_queue.h).
-    const uint64_t spilled = queue_.spilled_messages();
-    if (!saturated && spilled > 0) {
-      saturated = true;
-      saturations_.fetch_add(1, std::memory_order_relaxed);
-      LogWarn("ingest", "the store is behind: the ingest queue's memory budget (" +
-                            std::to_string(queue_.budget_bytes()) +
-                            " bytes) is spent; new messages wait in the intake journal");
-    } else if (saturated && spilled == 0 && queue_.bytes() <= queue_.budget_bytes() / 2) {
-      saturated = false;
-      LogInfo("ingest", "the store caught up");
-    }
+    if (connected_.exchange(false, std::memory_order_acq_rel)) OnConnected(&outage_logged);
+    if (lost_.exchange(false, std::memory_order_acq_rel)) OnLost(&next_attempt, &outage_logged);
+    WatchSaturation(&saturated);
     WatchJournal(&next_attempt);
     if (state() == LinkState::kDisconnected && !paused() && clock_.Now() >= next_attempt) {
       const Status s = client_.Connect();
@@ -124,6 +87,49 @@ void LocalLink::Run(Worker& worker) {
                  lost_.load(std::memory_order_acquire);
         },
         deadline);
+  }
+}
+
+void LocalLink::OnConnected(bool* outage_logged) {
+  state_.store(LinkState::kConnected, std::memory_order_release);
+  connects_.fetch_add(1, std::memory_order_relaxed);
+  backoff_.Reset();
+  Subscribe();
+  LogInfo("ingest", *outage_logged ? "local broker connected again" : "local broker connected");
+  *outage_logged = false;
+}
+
+void LocalLink::OnLost(Clock::TimePoint* next_attempt, bool* outage_logged) {
+  const bool was_connected = state() == LinkState::kConnected;
+  state_.store(LinkState::kDisconnected, std::memory_order_release);
+  if (!was_connected) connect_failures_.fetch_add(1, std::memory_order_relaxed);
+  *next_attempt = clock_.Now() + backoff_.Next();
+  if (*outage_logged) return;
+  std::string error;
+  {
+    std::lock_guard lock(mu_);
+    error = last_error_;
+  }
+  LogWarn("ingest", std::string(was_connected ? "local broker connection lost: "
+                                              : "local broker connect failed: ") +
+                        error + "; retrying with backoff");
+  *outage_logged = true;
+}
+
+// The store thread is behind (a disk stall, or the quota's pause_ingest policy): say so once per
+// episode. Nothing is paused or dropped here: past the memory budget new messages wait in the
+// intake journal (ingest_queue.h).
+void LocalLink::WatchSaturation(bool* saturated) {
+  const uint64_t spilled = queue_.spilled_messages();
+  if (!*saturated && spilled > 0) {
+    *saturated = true;
+    saturations_.fetch_add(1, std::memory_order_relaxed);
+    LogWarn("ingest", "the store is behind: the ingest queue's memory budget (" +
+                          std::to_string(queue_.budget_bytes()) +
+                          " bytes) is spent; new messages wait in the intake journal");
+  } else if (*saturated && spilled == 0 && queue_.bytes() <= queue_.budget_bytes() / 2) {
+    *saturated = false;
+    LogInfo("ingest", "the store caught up");
   }
 }
 

@@ -83,6 +83,11 @@ class LocalLink {
         clock_(clock),
         limit_(std::move(limit)) {}
   void Run(Worker& worker);
+  // Run's steps: the client's connected and lost events (flags set by its callbacks), and the
+  // once-per-episode message that the store is behind.
+  void OnConnected(bool* outage_logged);
+  void OnLost(Clock::TimePoint* next_attempt, bool* outage_logged);
+  void WatchSaturation(bool* saturated);
   // Pauses (disconnects) past the journal's cap and ends the pause below half of it.
   void WatchJournal(Clock::TimePoint* next_attempt);
   void Subscribe();

@@ -6,6 +6,40 @@
 #include "agent/core/logging.h"
 
 namespace weir::pipeline {
+namespace {
+
+// What the journal holds beyond the log's mark was accepted before a crash and never committed:
+// it goes first, ahead of anything the local broker sends now. Returns how the store thread reads
+// spilled messages back.
+Result<IntakeSource> ReplayJournal(store::IntakeJournal& journal, uint64_t mark, IngestQueue& queue,
+                                   Ingest& ingest) {
+  const uint64_t last = journal.last_number();
+  if (last > mark) {
+    LogWarn("store", "intake journal: replaying " + std::to_string(last - mark) +
+                         " messages accepted before the last stop but not committed");
+    WEIR_RETURN_IF_ERROR(queue.PushSpilled(mark + 1, last));
+  }
+  ingest.SeedRedeliveries();
+  IntakeSource intake;
+  intake.journal = &journal;
+  Ingest* parser = &ingest;
+  intake.parse = [parser](const store::IntakeEntry& e) { return parser->ParseEntry(e); };
+  return intake;
+}
+
+// The local link's limit on the journal: its size, and the store's disk limits.
+JournalLimit LimitOf(store::IntakeJournal& journal, StoreStage& store, uint64_t max_bytes) {
+  JournalLimit limit;
+  limit.journal_bytes = [j = &journal] { return j->Stats().bytes; };
+  limit.max_bytes = max_bytes;
+  limit.disk_low = [s = &store] {
+    const store::StoreLimit l = s->counters().limit;
+    return l == store::StoreLimit::kDiskReserve || l == store::StoreLimit::kDiskFull;
+  };
+  return limit;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Pipeline>> Pipeline::Start(PipelineOptions options,
                                                   std::unique_ptr<store::Log> log,
@@ -22,19 +56,8 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Start(PipelineOptions options,
                                         *p->queue_, clock, p->journal_.get());
   IntakeSource intake;
   if (p->journal_) {
-    // What the journal holds beyond the log's mark was accepted before a crash and never
-    // committed: it goes first, ahead of anything the local broker sends now.
-    const uint64_t mark = log->committed_intake_mark();
-    const uint64_t last = p->journal_->last_number();
-    if (last > mark) {
-      LogWarn("store", "intake journal: replaying " + std::to_string(last - mark) +
-                           " messages accepted before the last stop but not committed");
-      WEIR_RETURN_IF_ERROR(p->queue_->PushSpilled(mark + 1, last));
-    }
-    p->ingest_->SeedRedeliveries();
-    intake.journal = p->journal_.get();
-    Ingest* ingest = p->ingest_.get();
-    intake.parse = [ingest](const store::IntakeEntry& e) { return ingest->ParseEntry(e); };
+    WEIR_ASSIGN_OR_RETURN(
+        intake, ReplayJournal(*p->journal_, log->committed_intake_mark(), *p->queue_, *p->ingest_));
   }
   options.forward.log_path = log->options().path;
   options.forward.log_id = log->log_id();
@@ -57,14 +80,7 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Start(PipelineOptions options,
                             },
                             std::move(intake)));
   JournalLimit limit;
-  if (p->journal_) {
-    limit.journal_bytes = [j = p->journal_.get()] { return j->Stats().bytes; };
-    limit.max_bytes = options.journal_max_bytes;
-    limit.disk_low = [store = p->store_.get()] {
-      const store::StoreLimit l = store->counters().limit;
-      return l == store::StoreLimit::kDiskReserve || l == store::StoreLimit::kDiskFull;
-    };
-  }
+  if (p->journal_) limit = LimitOf(*p->journal_, *p->store_, options.journal_max_bytes);
   WEIR_ASSIGN_OR_RETURN(p->forwarder_, Forwarder::Start(std::move(options.forward),
                                                         *p->upstream_client_, *p->store_, clock));
   p->forwarder_ptr_.store(p->forwarder_.get());

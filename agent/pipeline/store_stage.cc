@@ -233,107 +233,124 @@ void StoreStage::ExpandSpilled(std::vector<IngestItem>& batch, size_t next) {
 }
 
 void StoreStage::Run(Worker& worker) {
-  std::vector<IngestItem> batch;
-  std::vector<Defect> defects;
-  size_t next = 0;  // first unprocessed item of `batch`
-  bool paused = false;
-  Clock::TimePoint paused_since{};
-  bool closed = false;
-  while (!fatal_error()) {
-    worker.Beat();  // the idle wait below is the queue's, not the worker's (worker.h, Progress)
-    if (next == batch.size()) {
-      batch.clear();
-      next = 0;
-      if (closed) {
-        // Input is over; stay until Stop() to persist the forwarder's acks of the drain.
-        ApplyAcksAndLetters();
-        if (!AfterCommit(log_->Commit())) break;
-        RefreshLogFigures();
-        drained_.store(true, std::memory_order_release);
-        if (worker.stop_requested()) break;
-        worker.WaitFor(options_.idle_wake);
-        continue;
-      }
-      Clock::TimePoint deadline = clock_.Now() + options_.idle_wake;
-      if (auto due = log_->NextCommitDeadline()) deadline = std::min(deadline, *due);
-      auto first = queue_.PopUntil(deadline);
-      if (first.ok()) {
-        batch.push_back(std::move(*first));
-        while (batch.size() < options_.max_batch_items) {
-          auto more = queue_.TryPop();
-          if (!more) break;
-          batch.push_back(std::move(*more));
-        }
-      } else if (first.status().code() == StatusCode::kCancelled) {
-        closed = true;  // closed and drained: commit and leave
-      }
-    }
-    while (next < batch.size()) {
-      if (batch[next].spilled()) {
-        // Drop what is done first: a long run would otherwise keep every processed item.
-        batch.erase(batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(next));
-        next = 0;
-        ExpandSpilled(batch, next);
-        continue;
-      }
-      if (!Process(batch[next], defects)) break;
-      ++next;
-    }
-    const bool tick_held = !ProcessTick();
-    const bool held = (next < batch.size() || tick_held) && !fatal_error();
-    if (held != paused) {
-      paused = held;
-      std::lock_guard lock(mu_);
-      counters_.paused = held;
-      if (held) {
-        paused_since = clock_.Now();
-        LogWarn("store", "ingest paused (" + std::string(store::StoreLimitName(log_->limit())) +
-                             ") until acknowledgements or the disk free space");
-      } else {
-        counters_.ingest_paused_ms += static_cast<uint64_t>(
-            std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now() - paused_since)
-                .count());
-        LogInfo("store", "ingest resumed");
-      }
-    }
-    ApplyAcksAndLetters();
-    if (!AfterCommit(log_->CommitIfDue())) break;
-    RefreshLogFigures();
-    if (held) {
-      if (stopping_.load(std::memory_order_acquire) && queue_.closed()) {
-        // Shutting down while the quota holds ingest back: what is left cannot be stored.
-        uint64_t dropped = 0;
-        // With a journal they are replayed at the next start (the intake mark is below them).
-        auto messages = [](const IngestItem& item) -> uint64_t {
-          return item.spilled() ? item.spilled_last - item.intake_number + 1
-                                : (item.readings.empty() ? 0 : 1);
-        };
-        for (size_t i = next; i < batch.size(); ++i) dropped += messages(batch[i]);
-        while (auto more = queue_.TryPop()) dropped += messages(*more);
-        std::lock_guard lock(mu_);
-        counters_.dropped_at_shutdown += dropped;
-        batch.clear();
-        next = 0;
-        closed = true;
-        continue;
-      }
-      worker.WaitFor(options_.retry_interval);
-    }
+  RunState rs;
+  while (!fatal_error() && Turn(worker, rs)) {
   }
-  if (!fatal_error()) {
-    ApplyAcksAndLetters();
-    const size_t buffered = log_->buffered_records();
-    auto committed = log_->Commit();
-    if (committed.ok()) {
-      Committed(*committed);
-    } else if (committed.status().code() == StatusCode::kResourceExhausted) {
-      LogError("store", "disk full at shutdown: " + std::to_string(buffered) +
-                            " buffered record(s) not stored: " + committed.status().ToString());
-      std::lock_guard lock(mu_);
-      counters_.dropped_at_shutdown += buffered;
-    } else {
-      Fail(committed.status());
+  if (!fatal_error()) FinalCommit();
+}
+
+bool StoreStage::Turn(Worker& worker, RunState& rs) {
+  worker.Beat();  // the idle wait below is the queue's, not the worker's (worker.h, Progress)
+  if (rs.next == rs.batch.size()) {
+    rs.batch.clear();
+    rs.next = 0;
+    if (rs.closed) return WaitForStop(worker);
+    TakeBatch(rs);
+  }
+  ProcessBatch(rs);
+  const bool tick_held = !ProcessTick();
+  const bool held = (rs.next < rs.batch.size() || tick_held) && !fatal_error();
+  if (held != rs.paused) SetPaused(rs, held);
+  ApplyAcksAndLetters();
+  if (!AfterCommit(log_->CommitIfDue())) return false;
+  RefreshLogFigures();
+  if (held) {
+    if (stopping_.load(std::memory_order_acquire) && queue_.closed()) {
+      DropHeldAtShutdown(rs);
+      return true;
     }
+    worker.WaitFor(options_.retry_interval);
+  }
+  return true;
+}
+
+bool StoreStage::WaitForStop(Worker& worker) {
+  ApplyAcksAndLetters();
+  if (!AfterCommit(log_->Commit())) return false;
+  RefreshLogFigures();
+  drained_.store(true, std::memory_order_release);
+  if (worker.stop_requested()) return false;
+  worker.WaitFor(options_.idle_wake);
+  return true;
+}
+
+void StoreStage::TakeBatch(RunState& rs) {
+  Clock::TimePoint deadline = clock_.Now() + options_.idle_wake;
+  if (auto due = log_->NextCommitDeadline()) deadline = std::min(deadline, *due);
+  auto first = queue_.PopUntil(deadline);
+  if (first.ok()) {
+    rs.batch.push_back(std::move(*first));
+    while (rs.batch.size() < options_.max_batch_items) {
+      auto more = queue_.TryPop();
+      if (!more) break;
+      rs.batch.push_back(std::move(*more));
+    }
+  } else if (first.status().code() == StatusCode::kCancelled) {
+    rs.closed = true;  // closed and drained: commit and leave
+  }
+}
+
+void StoreStage::ProcessBatch(RunState& rs) {
+  while (rs.next < rs.batch.size()) {
+    if (rs.batch[rs.next].spilled()) {
+      // Drop what is done first: a long run would otherwise keep every processed item.
+      rs.batch.erase(rs.batch.begin(), rs.batch.begin() + static_cast<std::ptrdiff_t>(rs.next));
+      rs.next = 0;
+      ExpandSpilled(rs.batch, rs.next);
+      continue;
+    }
+    if (!Process(rs.batch[rs.next], rs.defects)) break;
+    ++rs.next;
+  }
+}
+
+void StoreStage::SetPaused(RunState& rs, bool held) {
+  rs.paused = held;
+  std::lock_guard lock(mu_);
+  counters_.paused = held;
+  if (held) {
+    rs.paused_since = clock_.Now();
+    LogWarn("store", "ingest paused (" + std::string(store::StoreLimitName(log_->limit())) +
+                         ") until acknowledgements or the disk free space");
+  } else {
+    counters_.ingest_paused_ms += static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now() - rs.paused_since)
+            .count());
+    LogInfo("store", "ingest resumed");
+  }
+}
+
+void StoreStage::DropHeldAtShutdown(RunState& rs) {
+  // With a journal they are replayed at the next start (the intake mark is below them).
+  auto messages = [](const IngestItem& item) -> uint64_t {
+    return item.spilled() ? item.spilled_last - item.intake_number + 1
+                          : (item.readings.empty() ? 0 : 1);
+  };
+  uint64_t dropped = 0;
+  for (size_t i = rs.next; i < rs.batch.size(); ++i) dropped += messages(rs.batch[i]);
+  while (auto more = queue_.TryPop()) dropped += messages(*more);
+  {
+    std::lock_guard lock(mu_);
+    counters_.dropped_at_shutdown += dropped;
+  }
+  rs.batch.clear();
+  rs.next = 0;
+  rs.closed = true;
+}
+
+void StoreStage::FinalCommit() {
+  ApplyAcksAndLetters();
+  const size_t buffered = log_->buffered_records();
+  auto committed = log_->Commit();
+  if (committed.ok()) {
+    Committed(*committed);
+  } else if (committed.status().code() == StatusCode::kResourceExhausted) {
+    LogError("store", "disk full at shutdown: " + std::to_string(buffered) +
+                          " buffered record(s) not stored: " + committed.status().ToString());
+    std::lock_guard lock(mu_);
+    counters_.dropped_at_shutdown += buffered;
+  } else {
+    Fail(committed.status());
   }
 }
 

@@ -86,8 +86,8 @@ struct StoreStageCounters {
   uint64_t dead_letters_committed = 0;
   uint64_t commits = 0;
   uint64_t last_committed_seq = 0;
-  uint64_t ingest_paused_ms = 0;  // total time the quota or the disk held ingest back
-  bool paused = false;            // the quota or the disk holds ingest back now
+  uint64_t ingest_paused_ms = 0;     // total time the quota or the disk held ingest back
+  bool paused = false;               // the quota or the disk holds ingest back now
   uint64_t dropped_at_shutdown = 0;  // held by the quota at shutdown; replayed from the journal
   uint64_t intake_replayed = 0;      // journaled messages parsed here (spilled, or at start)
   uint64_t intake_lost = 0;          // journal numbers that could not be read back (damage)
@@ -147,7 +147,33 @@ class StoreStage {
   // Replaces the spilled run at batch[next] by the parsed messages of its next slice (the rest
   // of the run stays behind them).
   void ExpandSpilled(std::vector<IngestItem>& batch, size_t next);
+  // The store thread's loop state: the batch taken from the queue and the pause bookkeeping.
+  struct RunState {
+    std::vector<IngestItem> batch;
+    std::vector<Defect> defects;
+    size_t next = 0;  // first unprocessed item of `batch`
+    bool paused = false;
+    Clock::TimePoint paused_since{};
+    bool closed = false;  // the queue is closed and drained
+  };
   void Run(Worker& worker);
+  // One turn of Run's loop; false when the loop ends.
+  bool Turn(Worker& worker, RunState& rs);
+  // Input is over: commits, then stays until Stop() to persist the forwarder's acks of the
+  // drain. False when the loop ends.
+  bool WaitForStop(Worker& worker);
+  // Takes the next items from the queue into an empty batch (waits up to the idle wake or the
+  // next commit deadline).
+  void TakeBatch(RunState& rs);
+  // Appends the batch's items until one is refused (the quota) or the batch is done.
+  void ProcessBatch(RunState& rs);
+  // Records a change of the ingest pause (counters, log lines).
+  void SetPaused(RunState& rs, bool held);
+  // Shutting down while the quota holds ingest back: counts what cannot be stored and drops it
+  // (with a journal it is replayed at the next start).
+  void DropHeldAtShutdown(RunState& rs);
+  // The last commit when the loop ends.
+  void FinalCommit();
   // Appends one item; false when the quota refused it (retry later) or on a fatal error.
   bool Process(IngestItem& item, std::vector<Defect>& defects);
   // Appends what the detection tick produced; false when the quota refused it (kept for later).

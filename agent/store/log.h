@@ -34,6 +34,9 @@
 struct sqlite3;
 
 namespace weir::store {
+namespace internal {
+struct LogState;
+}  // namespace internal
 
 // SQLite's `synchronous` pragma. kFull: a commit that returned survives a power cut (one fsync
 // of the WAL per commit). kNormal: survives kill -9 and crashes of the agent, but the last
@@ -249,6 +252,24 @@ struct EvictionStats {
   uint64_t dead_letter_bytes_trimmed = 0;
   bool operator==(const EvictionStats&) const = default;
 };
+// Every EvictionStats counter with its one name: its meta key in the log (FORMAT.md "Schema") and
+// its key in status and stats JSON. A new counter is added to the struct and here.
+struct EvictionCounter {
+  std::string_view name;
+  uint64_t EvictionStats::*field;
+};
+inline constexpr EvictionCounter kEvictionCounters[] = {
+    {"acked_rows_deleted", &EvictionStats::acked_rows_deleted},
+    {"rows_evicted", &EvictionStats::rows_evicted},
+    {"readings_evicted", &EvictionStats::readings_evicted},
+    {"defects_evicted", &EvictionStats::defects_evicted},
+    {"bytes_evicted", &EvictionStats::bytes_evicted},
+    {"quarantine_rows_trimmed", &EvictionStats::quarantine_rows_trimmed},
+    {"quarantine_files_trimmed", &EvictionStats::quarantine_files_trimmed},
+    {"quarantine_bytes_trimmed", &EvictionStats::quarantine_bytes_trimmed},
+    {"dead_letters_trimmed", &EvictionStats::dead_letters_trimmed},
+    {"dead_letter_bytes_trimmed", &EvictionStats::dead_letter_bytes_trimmed},
+};
 
 // Bytes per kind of data the quota counts (FORMAT.md "Quota and eviction").
 struct UsageBytes {
@@ -326,8 +347,8 @@ class Log {
   Log(const Log&) = delete;
   Log& operator=(const Log&) = delete;
 
-  const RecoveryReport& recovery() const { return recovery_; }
-  const LogOptions& options() const { return options_; }
+  const RecoveryReport& recovery() const;
+  const LogOptions& options() const;
 
   // Buffers readings (copied). Commits when commit_records records are buffered; the result
   // says what that commit made durable (empty when nothing was committed, also when the commit
@@ -352,10 +373,10 @@ class Log {
   // in the same transaction as the records, so after a crash the log holds exactly the messages
   // up to committed_intake_mark(). Not monotonic: the store thread sets it just before an Append
   // that may commit, and sets it back if the Append is refused. Never refused itself.
-  void SetIntakeMark(uint64_t mark) { intake_mark_ = mark; }
-  uint64_t intake_mark() const { return intake_mark_; }
+  void SetIntakeMark(uint64_t mark);
+  uint64_t intake_mark() const;
   // The mark as of the last commit (or as read at Open; 0 for a new log).
-  uint64_t committed_intake_mark() const { return committed_intake_mark_; }
+  uint64_t committed_intake_mark() const;
 
   // Commits when the commit interval has passed since the first buffered record (or pending
   // acks are due); otherwise returns an empty result.
@@ -367,7 +388,7 @@ class Log {
   static constexpr std::chrono::milliseconds kDiskFullRetry{250};
   // When CommitIfDue will next commit; nullopt when nothing is buffered.
   std::optional<Clock::TimePoint> NextCommitDeadline() const;
-  size_t buffered_records() const { return buffered_records_; }
+  size_t buffered_records() const;
 
   // Moves cursor (name, lane) forward to `seq`, creating it if needed. `seq` must be a
   // committed sequence (OutOfRange otherwise); an ack at or behind the cursor is a no-op.
@@ -387,52 +408,28 @@ class Log {
   Result<std::vector<StoredDeadLetter>> ReadDeadLetters(uint64_t after_id, size_t max);
 
   Result<LogStats> Stats();
-  // Returns free pages to the file system (PRAGMA incremental_vacuum). Blocks.
-  Status Compact();
 
-  uint64_t last_committed_seq() const { return next_seq_ - 1; }
+  uint64_t last_committed_seq() const;
   // The log's random 128-bit identity, made when the log was created (or at the first open of a
   // log written before log ids); never empty once Open returned. FORMAT.md "Log id".
-  const LogId& log_id() const { return log_id_; }
+  const LogId& log_id() const;
   // OK, or the write error that made the log refuse writes until reopened. A full disk is not
   // sticky: the commit is rolled back, what was buffered stays buffered, limit() says kDiskFull
   // and the next commit tries again.
-  const Status& sticky_error() const { return sticky_; }
-  const EvictionStats& evictions() const { return evictions_; }
+  const Status& sticky_error() const;
+  const EvictionStats& evictions() const;
   // Why writes are held back now (kNone when they are not).
-  StoreLimit limit() const { return limit_; }
+  StoreLimit limit() const;
   // Bytes per kind, as of the last quota check (every commit). Cheap.
-  const UsageBytes& usage() const { return usage_; }
+  const UsageBytes& usage() const;
 
  private:
-  struct Pending;
   Log(const LogOptions& options, const Clock& clock);
   Result<CommitResult> CommitIfFull();
   Status HeldBackError() const;
 
-  LogOptions options_;
-  const Clock& clock_;
-  sqlite3* db_ = nullptr;
-  int lock_fd_ = -1;  // flock'ed <path>.lock: one writer per log
-  RecoveryReport recovery_;
-  Status sticky_;
-  uint64_t next_seq_ = 1;
-  LogId log_id_;
-  uint64_t seq_reserved_ = 0;  // sequences below this are reserved in the side file
-  EvictionStats evictions_;
-  std::unique_ptr<Pending> pending_;
-  size_t buffered_records_ = 0;
-  std::optional<Clock::TimePoint> first_buffered_at_;
-  StoreLimit limit_ = StoreLimit::kNone;
-  Clock::TimePoint disk_full_at_{};  // when a write last found the disk full
-  UsageBytes usage_;
-  bool usage_dirty_ = true;             // dead letters or quarantine changed: recount their bytes
-  std::filesystem::path salvage_from_;  // a quarantined file an earlier open attempt left
-  uint64_t intake_mark_ = 0;
-  uint64_t committed_intake_mark_ = 0;
-  bool log_id_unsaved_ = false;  // assigned at open, not yet in meta (a full disk at open)
-
-  friend class LogImpl;
+  // Everything the writer knows; its pieces (log_open.h, log_commit.h) work on it.
+  std::unique_ptr<internal::LogState> s_;
 };
 
 // A read-only connection for the forwarder or the CLI. See the file comment.

@@ -13,26 +13,7 @@ namespace weir::store::internal {
 
 namespace fs = std::filesystem;
 
-const EvictionKey kEvictionKeys[10] = {
-    {"acked_rows_deleted", &EvictionStats::acked_rows_deleted},
-    {"rows_evicted", &EvictionStats::rows_evicted},
-    {"readings_evicted", &EvictionStats::readings_evicted},
-    {"defects_evicted", &EvictionStats::defects_evicted},
-    {"bytes_evicted", &EvictionStats::bytes_evicted},
-    {"quarantine_rows_trimmed", &EvictionStats::quarantine_rows_trimmed},
-    {"quarantine_files_trimmed", &EvictionStats::quarantine_files_trimmed},
-    {"quarantine_bytes_trimmed", &EvictionStats::quarantine_bytes_trimmed},
-    {"dead_letters_trimmed", &EvictionStats::dead_letters_trimmed},
-    {"dead_letter_bytes_trimmed", &EvictionStats::dead_letter_bytes_trimmed},
-};
-
 namespace {
-
-Status SetMeta(Stmt& set_meta, std::string_view key, int64_t value) {
-  set_meta.BindText(1, key);
-  set_meta.BindInt(2, value);
-  return set_meta.Run("updating meta");
-}
 
 // Deletes rows acked by every cursor of their lane, oldest first, until `used` <= target.
 Status DeleteAcked(sqlite3* db, const CursorPositions& cursors, uint64_t target, uint64_t& used,
@@ -73,73 +54,77 @@ Status DeleteAcked(sqlite3* db, const CursorPositions& cursors, uint64_t target,
   return Status::Ok();
 }
 
+// The statements eviction to gaps runs once per row.
+struct GapStatements {
+  Stmt oldest;  // the oldest row of a lane and kind: header, length(blob)
+  Stmt prev;    // the row before a sequence in a lane: header, length(blob)
+  Stmt update;  // rewrites a row as a gap (blob emptied)
+  Stmt del;
+
+  static Result<GapStatements> Prepare(sqlite3* db) {
+    const std::string cols = std::string("SELECT ") + kRowHeaderColumns + ", length(blob) ";
+    GapStatements g;
+    WEIR_ASSIGN_OR_RETURN(g.oldest,
+                          Stmt::Prepare(db, cols + "FROM records WHERE lane = ?1 AND "
+                                                   "kind = ?2 ORDER BY first_seq LIMIT 1"));
+    WEIR_ASSIGN_OR_RETURN(g.prev, Stmt::Prepare(db, cols + "FROM records WHERE lane = ?1 AND "
+                                                           "first_seq < ?2 ORDER BY first_seq DESC "
+                                                           "LIMIT 1"));
+    WEIR_ASSIGN_OR_RETURN(
+        g.update, Stmt::Prepare(db,
+                                "UPDATE records SET last_seq = ?2, lane = ?3, kind = ?4, "
+                                "count = ?5, min_time_us = ?6, max_time_us = ?7, raw_bytes = 0, "
+                                "crc = ?8, blob = x'' WHERE first_seq = ?1"));
+    WEIR_ASSIGN_OR_RETURN(g.del, Stmt::Prepare(db, "DELETE FROM records WHERE first_seq = ?1"));
+    return g;
+  }
+};
+
+// An eviction gap (empty blob) just before `gap` in its lane absorbs it: the evicted row is
+// deleted and `gap` grows to start where that gap starts. A damaged gap keeps its own reason.
+Status MergeWithPreviousGap(GapStatements& g, RowHeader& gap) {
+  g.prev.BindInt(1, static_cast<int64_t>(gap.lane));
+  g.prev.BindInt(2, static_cast<int64_t>(gap.first_seq));
+  WEIR_ASSIGN_OR_RETURN(bool has_prev, g.prev.Step("reading the previous row"));
+  const RowHeader prev = has_prev ? ReadRowHeader(g.prev) : RowHeader{};
+  const bool absorbs = has_prev && prev.kind == RecordKind::kGap && g.prev.Int(7) == 0;
+  g.prev.Reset();
+  if (!absorbs) return Status::Ok();
+  g.del.BindInt(1, static_cast<int64_t>(gap.first_seq));
+  WEIR_RETURN_IF_ERROR(g.del.Run("merging into a gap"));
+  gap.first_seq = prev.first_seq;
+  gap.count += prev.count;
+  gap.min_time_us = std::min(gap.min_time_us, prev.min_time_us);
+  gap.max_time_us = std::max(gap.max_time_us, prev.max_time_us);
+  return Status::Ok();
+}
+
 // Replaces the oldest rows of `kind` in `lane` by gap records (merged with a gap just before
 // them in the lane) until `used` <= target.
 Status EvictToGaps(sqlite3* db, Lane lane, RecordKind kind, uint64_t target, uint64_t& used,
                    EvictionStats& evictions, UsageBytes& usage) {
-  WEIR_ASSIGN_OR_RETURN(Stmt sel, Stmt::Prepare(db,
-                                                "SELECT first_seq, last_seq, count, min_time_us, "
-                                                "max_time_us, length(blob) FROM records WHERE "
-                                                "lane = ?1 AND kind = ?2 "
-                                                "ORDER BY first_seq LIMIT 1"));
-  WEIR_ASSIGN_OR_RETURN(Stmt prev,
-                        Stmt::Prepare(db,
-                                      "SELECT first_seq, last_seq, kind, count, min_time_us, "
-                                      "max_time_us, length(blob) FROM records WHERE lane = ?1 AND "
-                                      "first_seq < ?2 ORDER BY first_seq DESC LIMIT 1"));
-  WEIR_ASSIGN_OR_RETURN(
-      Stmt update, Stmt::Prepare(db,
-                                 "UPDATE records SET last_seq = ?2, kind = ?3, count = ?4, "
-                                 "min_time_us = ?5, max_time_us = ?6, raw_bytes = 0, crc = ?7, "
-                                 "blob = x'' WHERE first_seq = ?1"));
-  WEIR_ASSIGN_OR_RETURN(Stmt del, Stmt::Prepare(db, "DELETE FROM records WHERE first_seq = ?1"));
+  WEIR_ASSIGN_OR_RETURN(GapStatements g, GapStatements::Prepare(db));
+  uint64_t& lane_bytes = lane == Lane::kDefects ? usage.defects : usage.readings;
   while (used > target) {
-    sel.BindInt(1, static_cast<int64_t>(lane));
-    sel.BindInt(2, static_cast<int64_t>(kind));
-    WEIR_ASSIGN_OR_RETURN(bool row, sel.Step("selecting rows to evict"));
+    g.oldest.BindInt(1, static_cast<int64_t>(lane));
+    g.oldest.BindInt(2, static_cast<int64_t>(kind));
+    WEIR_ASSIGN_OR_RETURN(bool row, g.oldest.Step("selecting rows to evict"));
     if (!row) {
-      sel.Reset();
+      g.oldest.Reset();
       break;
     }
-    RowHeader gap{static_cast<uint64_t>(sel.Int(0)),
-                  static_cast<uint64_t>(sel.Int(1)),
-                  lane,
-                  RecordKind::kGap,
-                  static_cast<uint64_t>(sel.Int(2)),
-                  sel.Int(3),
-                  sel.Int(4)};
-    const auto blob_bytes = static_cast<uint64_t>(sel.Int(5));
-    sel.Reset();
-    const uint64_t evicted_first = gap.first_seq;
+    RowHeader gap = ReadRowHeader(g.oldest);
+    const auto blob_bytes = static_cast<uint64_t>(g.oldest.Int(7));
+    g.oldest.Reset();
     const uint64_t evicted_count = gap.count;
-
-    prev.BindInt(1, static_cast<int64_t>(lane));
-    prev.BindInt(2, static_cast<int64_t>(gap.first_seq));
-    WEIR_ASSIGN_OR_RETURN(bool has_prev, prev.Step("reading the previous row"));
-    // Only an eviction gap (empty blob) absorbs it: a damaged gap keeps its own reason.
-    if (has_prev && static_cast<RecordKind>(prev.Int(2)) == RecordKind::kGap && prev.Int(6) == 0) {
-      gap.first_seq = static_cast<uint64_t>(prev.Int(0));
-      gap.count += static_cast<uint64_t>(prev.Int(3));
-      gap.min_time_us = std::min(gap.min_time_us, prev.Int(4));
-      gap.max_time_us = std::max(gap.max_time_us, prev.Int(5));
-      prev.Reset();
-      del.BindInt(1, static_cast<int64_t>(evicted_first));
-      WEIR_RETURN_IF_ERROR(del.Run("merging into a gap"));
-    } else {
-      prev.Reset();
-    }
-    update.BindInt(1, static_cast<int64_t>(gap.first_seq));
-    update.BindInt(2, static_cast<int64_t>(gap.last_seq));
-    update.BindInt(3, static_cast<int64_t>(RecordKind::kGap));
-    update.BindInt(4, static_cast<int64_t>(gap.count));
-    update.BindInt(5, gap.min_time_us);
-    update.BindInt(6, gap.max_time_us);
-    update.BindInt(7, RowChecksum(gap, {}));
-    WEIR_RETURN_IF_ERROR(update.Run("writing a gap record"));
+    gap.kind = RecordKind::kGap;
+    WEIR_RETURN_IF_ERROR(MergeWithPreviousGap(g, gap));
+    BindRowHeader(g.update, 1, gap);
+    g.update.BindInt(8, RowChecksum(gap, {}));
+    WEIR_RETURN_IF_ERROR(g.update.Run("writing a gap record"));
 
     evictions.rows_evicted++;
     evictions.bytes_evicted += blob_bytes;
-    uint64_t& lane_bytes = lane == Lane::kDefects ? usage.defects : usage.readings;
     lane_bytes -= std::min(lane_bytes, blob_bytes);
     (kind == RecordKind::kDefect ? evictions.defects_evicted : evictions.readings_evicted) +=
         evicted_count;
@@ -191,10 +176,8 @@ Budget ComputeBudget(sqlite3* db, const LogOptions& o, UsageBytes& usage, uint64
       const uint64_t reserve = ResolveMinFreeBytes(o.min_free_bytes, space->total_bytes);
       usage.filesystem_available = space->available_bytes;
       usage.min_free_bytes = reserve;
-      auto free_pages = QueryInt(db, "PRAGMA freelist_count");
-      auto page_size = QueryInt(db, "PRAGMA page_size");
-      const uint64_t free_bytes =
-          free_pages.ok() && page_size.ok() ? static_cast<uint64_t>(*free_pages * *page_size) : 0;
+      auto pages = ReadPageBytes(db);
+      const uint64_t free_bytes = pages.ok() ? pages->free : 0;
       // The WAL may still grow to its allowance before it is reset: that space is spoken for.
       const uint64_t wal = WalBytes(o.path);
       const uint64_t wal_growth =
@@ -289,13 +272,6 @@ uint64_t WalAllowance(uint64_t quota) {
   return std::clamp<uint64_t>(quota / 8, uint64_t{64} << 10, uint64_t{4} << 20);
 }
 
-Result<uint64_t> UsedBytes(sqlite3* db) {
-  WEIR_ASSIGN_OR_RETURN(int64_t page_size, QueryInt(db, "PRAGMA page_size"));
-  WEIR_ASSIGN_OR_RETURN(int64_t pages, QueryInt(db, "PRAGMA page_count"));
-  WEIR_ASSIGN_OR_RETURN(int64_t free_pages, QueryInt(db, "PRAGMA freelist_count"));
-  return static_cast<uint64_t>((pages - free_pages) * page_size);
-}
-
 uint64_t QuarantineFileBytes(const fs::path& log_path) {
   std::error_code ec;
   uint64_t total = 0;
@@ -347,9 +323,7 @@ Result<StoreLimit> EnforceQuota(sqlite3* db, QuotaState& q, Stmt& set_meta) {
     if (before == q.evictions) {
       return Exec(db, "ROLLBACK");  // nothing changed: write nothing (a full disk may be why)
     }
-    for (const EvictionKey& k : kEvictionKeys) {
-      WEIR_RETURN_IF_ERROR(SetMeta(set_meta, k.key, static_cast<int64_t>(q.evictions.*k.field)));
-    }
+    WEIR_RETURN_IF_ERROR(WriteEvictionStats(set_meta, q.evictions));
     return Exec(db, "COMMIT");
   };
   Status st = run();

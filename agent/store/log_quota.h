@@ -26,9 +26,6 @@ using CursorPositions = std::map<std::pair<std::string, Lane>, uint64_t>;
 // size. `quota` 0 (no quota) gets the largest allowance.
 uint64_t WalAllowance(uint64_t quota);
 
-// Bytes of the pages in use (page_count - freelist_count) * page_size; the SQLite error.
-Result<uint64_t> UsedBytes(sqlite3* db);
-
 // Everything a quota check reads besides the connection. `usage` is in and out: its
 // quarantine_files figure is kept by the caller (QuarantineFileBytes); the rest is refreshed.
 struct QuotaState {
@@ -58,12 +55,5 @@ Status RecountSideTables(sqlite3* db, UsageBytes& usage);
 // Bytes of everything under <log dir>/quarantine/ (whole quarantined logs). Best effort: 0 when
 // the directory is missing or unreadable.
 uint64_t QuarantineFileBytes(const std::filesystem::path& log_path);
-
-// The eviction counters' meta keys, in EvictionStats order, with their fields.
-struct EvictionKey {
-  const char* key;
-  uint64_t EvictionStats::*field;
-};
-extern const EvictionKey kEvictionKeys[10];
 
 }  // namespace weir::store::internal

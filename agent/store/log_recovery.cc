@@ -1,12 +1,7 @@
 #include "agent/store/log_recovery.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
 #include <string_view>
 #include <system_error>
@@ -15,6 +10,7 @@
 #include "agent/core/utc_time.h"
 #include "agent/store/log_rows.h"
 #include "agent/store/sqlite_util.h"
+#include "platform/files.h"
 
 namespace weir::store::internal {
 
@@ -23,15 +19,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr uint64_t kFullCheckMaxBytes = uint64_t{64} << 20;
-
-Status SyncDir(const fs::path& dir) {
-  int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return IoError("opening directory " + dir.string() + ": " + std::strerror(errno));
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return IoError("fsync of directory " + dir.string() + ": " + std::strerror(errno));
-  return Status::Ok();
-}
 
 // Every table the writer uses, with every column it names (kSchemaSql). A flipped byte in the
 // schema text (sqlite_master) can rename a table or column and still pass integrity_check; the
@@ -90,45 +77,27 @@ fs::path SeqFilePath(const fs::path& db) { return fs::path(db.string() + ".seq")
 // The side file holds the sequence reservation as "weir-seq <n> <~n>\n"; the complement makes a
 // damaged file detectable (it is then ignored).
 std::optional<uint64_t> ReadSeqFile(const fs::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  char buf[128] = {};
-  ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
-  ::close(fd);
-  if (n <= 0) return std::nullopt;
+  auto text = platform::ReadFile(path, 128);
+  if (!text.ok()) return std::nullopt;
   unsigned long long v = 0, check = 0;
-  if (std::sscanf(buf, "weir-seq %llu %llu", &v, &check) != 2 || ~v != check) return std::nullopt;
+  if (std::sscanf(text->c_str(), "weir-seq %llu %llu", &v, &check) != 2 || ~v != check) {
+    return std::nullopt;
+  }
   return static_cast<uint64_t>(v);
 }
 
+// No space is ResourceExhausted (platform::ErrnoStatus): the writer treats it as a full disk,
+// not as a sticky error (FORMAT.md "Disk space").
 Status WriteSeqFile(const fs::path& path, uint64_t value) {
-  const fs::path tmp(path.string() + ".tmp");
-  // No space (ENOSPC, EDQUOT) is ResourceExhausted: the writer treats it as a full disk, not as
-  // a sticky error (FORMAT.md "Disk space").
-  auto error = [](const std::string& what, int err) {
-    std::string msg = what + ": " + std::strerror(err);
-    return err == ENOSPC || err == EDQUOT
-               ? ResourceExhausted(std::move(msg)).WithReason(StoreLimitName(StoreLimit::kDiskFull))
-               : IoError(std::move(msg));
-  };
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return error("creating " + tmp.string(), errno);
   char buf[96];
-  int len = std::snprintf(buf, sizeof(buf), "weir-seq %llu %llu\n",
-                          static_cast<unsigned long long>(value),
-                          static_cast<unsigned long long>(~value));
-  const ssize_t wrote = ::write(fd, buf, static_cast<size_t>(len));
-  bool ok = wrote == len && ::fsync(fd) == 0;
-  int err = wrote >= 0 && wrote < len ? ENOSPC : errno;  // a short write: the disk is full
-  ::close(fd);
-  if (!ok) {
-    ::unlink(tmp.c_str());
-    return error("writing " + tmp.string(), err);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return IoError("renaming " + tmp.string() + ": " + std::strerror(errno));
-  }
-  return SyncDir(path.parent_path());
+  const int len = std::snprintf(buf, sizeof(buf), "weir-seq %llu %llu\n",
+                                static_cast<unsigned long long>(value),
+                                static_cast<unsigned long long>(~value));
+  const Status s =
+      platform::WriteFileAtomically(path, std::string_view(buf, static_cast<size_t>(len)));
+  return s.code() == StatusCode::kResourceExhausted
+             ? s.WithReason(StoreLimitName(StoreLimit::kDiskFull))
+             : s;
 }
 
 // --- Checks on an existing file -----------------------------------------------------------
@@ -203,14 +172,10 @@ Status WriteDamagedGap(sqlite3* db, const RowHeader& gap, RecoveryReport& report
                                               "last_seq, lane, kind, count, min_time_us, "
                                               "max_time_us, raw_bytes, crc, blob) VALUES (?1, "
                                               "?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9)"));
-  s.BindInt(1, static_cast<int64_t>(gap.first_seq));
-  s.BindInt(2, static_cast<int64_t>(gap.last_seq));
-  s.BindInt(3, static_cast<int64_t>(gap.lane));
-  s.BindInt(4, static_cast<int64_t>(RecordKind::kGap));
-  s.BindInt(5, static_cast<int64_t>(gap.count));
-  s.BindInt(6, gap.min_time_us);
-  s.BindInt(7, gap.max_time_us);
-  s.BindInt(8, RowChecksum(gap, kGapDamaged));
+  RowHeader g = gap;
+  g.kind = RecordKind::kGap;
+  BindRowHeader(s, 1, g);
+  s.BindInt(8, RowChecksum(g, kGapDamaged));
   s.BindBlobStatic(9, kGapDamaged);
   WEIR_RETURN_IF_ERROR(s.Run("writing a damaged gap"));
   report.damaged_gaps++;
@@ -219,21 +184,14 @@ Status WriteDamagedGap(sqlite3* db, const RowHeader& gap, RecoveryReport& report
 }
 
 Status VerifyRows(sqlite3* db, const Clock& clock, RecoveryReport& report) {
-  WEIR_ASSIGN_OR_RETURN(Stmt s, Stmt::Prepare(db,
-                                              "SELECT first_seq, last_seq, lane, kind, count, "
-                                              "min_time_us, max_time_us, crc, blob FROM records "
-                                              "ORDER BY first_seq"));
+  WEIR_ASSIGN_OR_RETURN(Stmt s,
+                        Stmt::Prepare(db, std::string("SELECT ") + kRowHeaderColumns +
+                                              ", crc, blob FROM records ORDER BY first_seq"));
   std::vector<BadRow> bad;
   for (;;) {
     WEIR_ASSIGN_OR_RETURN(bool row, s.Step("verifying rows"));
     if (!row) break;
-    RowHeader h{static_cast<uint64_t>(s.Int(0)),
-                static_cast<uint64_t>(s.Int(1)),
-                static_cast<Lane>(s.Int(2)),
-                static_cast<RecordKind>(s.Int(3)),
-                static_cast<uint64_t>(s.Int(4)),
-                s.Int(5),
-                s.Int(6)};
+    const RowHeader h = ReadRowHeader(s);
     if (!bad.empty() && bad.back().next_first == 0) bad.back().next_first = h.first_seq;
     if (RowChecksum(h, s.Blob(8)) != static_cast<uint32_t>(s.Int(7))) bad.push_back({h, 0});
   }
@@ -281,7 +239,7 @@ Result<fs::path> QuarantineFile(const fs::path& path, const Clock& clock, const 
     fs::rename(from, dir / (path.filename().string() + suffix), ec);
     if (ec) return IoError("moving " + from.string() + " to quarantine: " + ec.message());
   }
-  WEIR_RETURN_IF_ERROR(SyncDir(base));
+  WEIR_RETURN_IF_ERROR(platform::FsyncDirectory(base));
   report.integrity_ok = false;
   report.file_quarantined = true;
   report.quarantine_dir = dir;
@@ -302,9 +260,9 @@ struct ScanState {
 };
 
 void ScanOld(sqlite3* old, Stmt& insert, bool backwards, int64_t after, ScanState& st) {
+  // The columns in the order of records' schema, copied as they are into the fresh log.
   std::string sql =
-      "SELECT first_seq, last_seq, lane, kind, count, min_time_us, max_time_us, raw_bytes, "
-      "crc, blob FROM records";
+      std::string("SELECT ") + kRowHeaderColumns + ", raw_bytes, crc, blob FROM records";
   sql += backwards ? " WHERE first_seq > ?1 ORDER BY first_seq DESC" : " ORDER BY first_seq";
   auto s = Stmt::Prepare(old, sql);
   if (!s.ok()) {
@@ -317,13 +275,7 @@ void ScanOld(sqlite3* old, Stmt& insert, bool backwards, int64_t after, ScanStat
     auto row = s->Step("salvaging rows");
     if (!row.ok()) st.error = true;
     if (!row.ok() || !*row) break;
-    RowHeader h{static_cast<uint64_t>(s->Int(0)),
-                static_cast<uint64_t>(s->Int(1)),
-                static_cast<Lane>(s->Int(2)),
-                static_cast<RecordKind>(s->Int(3)),
-                static_cast<uint64_t>(s->Int(4)),
-                s->Int(5),
-                s->Int(6)};
+    const RowHeader h = ReadRowHeader(*s);
     if (!backwards && !st.bad.empty() && st.bad.back().next_first == 0) {
       st.bad.back().next_first = h.first_seq;
     }

@@ -26,7 +26,8 @@ namespace weir::store::internal {
 std::filesystem::path SeqFilePath(const std::filesystem::path& db);
 // The reservation in the side file; nullopt when it is missing or damaged (then ignored).
 std::optional<uint64_t> ReadSeqFile(const std::filesystem::path& path);
-// Atomically replaces the side file (write temp, fsync, rename, fsync directory). IoError.
+// Atomically replaces the side file (platform::WriteFileAtomically). IoError, or
+// ResourceExhausted when the disk is full.
 Status WriteSeqFile(const std::filesystem::path& path, uint64_t value);
 
 // --- Checks on an existing file -----------------------------------------------------------

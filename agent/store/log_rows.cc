@@ -1,7 +1,5 @@
 #include "agent/store/log_rows.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <array>
 #include <string>
@@ -10,14 +8,14 @@
 #include "agent/store/crc32c.h"
 #include "agent/store/log_quota.h"
 #include "agent/store/sqlite_util.h"
+#include "platform/files.h"
 
 namespace weir::store::internal {
 namespace {
 
 uint64_t SizeOf(const std::filesystem::path& p) {
-  struct stat st {};
-  if (::stat(p.c_str(), &st) != 0) return 0;
-  return static_cast<uint64_t>(st.st_size);
+  auto size = platform::FileSize(p);
+  return size.ok() ? *size : 0;
 }
 
 // Fills the decoded part of a record; marks it damaged when decoding fails.
@@ -41,6 +39,61 @@ void DecodeRecord(StoredRecord& rec, std::string_view blob, codec::BatchDecoder&
 
 }  // namespace
 
+RowHeader ReadRowHeader(const Stmt& s, int c) {
+  return RowHeader{static_cast<uint64_t>(s.Int(c)),
+                   static_cast<uint64_t>(s.Int(c + 1)),
+                   static_cast<Lane>(s.Int(c + 2)),
+                   static_cast<RecordKind>(s.Int(c + 3)),
+                   static_cast<uint64_t>(s.Int(c + 4)),
+                   s.Int(c + 5),
+                   s.Int(c + 6)};
+}
+
+void BindRowHeader(Stmt& s, int p, const RowHeader& h) {
+  s.BindInt(p, static_cast<int64_t>(h.first_seq));
+  s.BindInt(p + 1, static_cast<int64_t>(h.last_seq));
+  s.BindInt(p + 2, static_cast<int64_t>(h.lane));
+  s.BindInt(p + 3, static_cast<int64_t>(h.kind));
+  s.BindInt(p + 4, static_cast<int64_t>(h.count));
+  s.BindInt(p + 5, h.min_time_us);
+  s.BindInt(p + 6, h.max_time_us);
+}
+
+Status SetMeta(Stmt& set_meta, std::string_view key, int64_t value) {
+  set_meta.BindText(1, key);
+  set_meta.BindInt(2, value);
+  return set_meta.Run("updating meta");
+}
+
+Result<EvictionStats> ReadEvictionStats(sqlite3* db) {
+  EvictionStats e;
+  for (const EvictionCounter& c : kEvictionCounters) {
+    WEIR_ASSIGN_OR_RETURN(int64_t v, ReadMeta(db, c.name, 0));
+    e.*c.field = static_cast<uint64_t>(v);
+  }
+  return e;
+}
+
+Status WriteEvictionStats(Stmt& set_meta, const EvictionStats& e) {
+  for (const EvictionCounter& c : kEvictionCounters) {
+    WEIR_RETURN_IF_ERROR(SetMeta(set_meta, c.name, static_cast<int64_t>(e.*c.field)));
+  }
+  return Status::Ok();
+}
+
+Result<PageBytes> ReadPageBytes(sqlite3* db) {
+  WEIR_ASSIGN_OR_RETURN(int64_t page_size, QueryInt(db, "PRAGMA page_size"));
+  WEIR_ASSIGN_OR_RETURN(int64_t pages, QueryInt(db, "PRAGMA page_count"));
+  WEIR_ASSIGN_OR_RETURN(int64_t free_pages, QueryInt(db, "PRAGMA freelist_count"));
+  return PageBytes{static_cast<uint64_t>((pages - free_pages) * page_size),
+                   static_cast<uint64_t>(free_pages * page_size)};
+}
+
+Result<uint64_t> UsedBytes(sqlite3* db) {
+  WEIR_ASSIGN_OR_RETURN(PageBytes pages, ReadPageBytes(db));
+  return pages.in_use;
+}
+
 uint32_t RowChecksum(const RowHeader& h, std::string_view blob) {
   uint32_t crc = kCrc32cInit;
   crc = Crc32cUpdateU64(crc, h.first_seq);
@@ -63,8 +116,8 @@ Result<std::vector<StoredRecord>> ReadRows(sqlite3* db, const ReadQuery& q,
   // Rows never overlap, so the row holding after_seq + 1 is the last one starting at or below
   // after_seq (or after it): a chunk that straddles after_seq (a partial ack) is returned whole.
   std::string sql =
-      "SELECT first_seq, last_seq, lane, kind, count, min_time_us, max_time_us, crc, blob "
-      "FROM records WHERE first_seq >= (SELECT IFNULL(MAX(first_seq), 0) FROM records "
+      std::string("SELECT ") + kRowHeaderColumns +
+      ", crc, blob FROM records WHERE first_seq >= (SELECT IFNULL(MAX(first_seq), 0) FROM records "
       "WHERE first_seq <= ?1) AND last_seq > ?1 AND first_seq <= ?2";
   if (q.lane) sql += " AND lane = ?3";
   if (q.from_us) sql += " AND max_time_us >= ?4";
@@ -83,15 +136,15 @@ Result<std::vector<StoredRecord>> ReadRows(sqlite3* db, const ReadQuery& q,
   for (;;) {
     WEIR_ASSIGN_OR_RETURN(bool row, s.Step("reading records"));
     if (!row) break;
+    const RowHeader h = ReadRowHeader(s);
     StoredRecord rec;
-    RowHeader h;
-    h.first_seq = rec.first_seq = static_cast<uint64_t>(s.Int(0));
-    h.last_seq = rec.last_seq = static_cast<uint64_t>(s.Int(1));
-    h.lane = rec.lane = static_cast<Lane>(s.Int(2));
-    h.kind = rec.kind = static_cast<RecordKind>(s.Int(3));
-    h.count = rec.count = static_cast<uint64_t>(s.Int(4));
-    h.min_time_us = rec.min_time_us = s.Int(5);
-    h.max_time_us = rec.max_time_us = s.Int(6);
+    rec.first_seq = h.first_seq;
+    rec.last_seq = h.last_seq;
+    rec.lane = h.lane;
+    rec.kind = h.kind;
+    rec.count = h.count;
+    rec.min_time_us = h.min_time_us;
+    rec.max_time_us = h.max_time_us;
     const auto crc = static_cast<uint32_t>(s.Int(7));
     std::string_view blob = s.Blob(8);
     if (RowChecksum(h, blob) != crc) {
@@ -201,8 +254,29 @@ DeadLetterStats ComputeDeadLetterStats(sqlite3* db) {
   return st;
 }
 
-Result<LogStats> ComputeStats(sqlite3* db, const std::filesystem::path& path) {
-  LogStats st;
+Result<LogId> ReadLogId(sqlite3* db) {
+  WEIR_ASSIGN_OR_RETURN(int64_t hi, ReadMeta(db, "log_id_hi", 0));
+  WEIR_ASSIGN_OR_RETURN(int64_t lo, ReadMeta(db, "log_id_lo", 0));
+  return LogId{static_cast<uint64_t>(hi), static_cast<uint64_t>(lo)};
+}
+
+Status CountLaneBytes(sqlite3* db, UsageBytes& usage) {
+  WEIR_ASSIGN_OR_RETURN(
+      Stmt s, Stmt::Prepare(db, "SELECT lane, sum(length(blob)) FROM records GROUP BY lane"));
+  usage.readings = usage.defects = 0;
+  for (;;) {
+    WEIR_ASSIGN_OR_RETURN(bool row, s.Step("counting bytes"));
+    if (!row) break;
+    (static_cast<Lane>(s.Int(0)) == Lane::kDefects ? usage.defects : usage.readings) =
+        static_cast<uint64_t>(s.Int(1));
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+// Rows, records, sequence and time ranges per lane and kind; encoded and raw bytes.
+Status AddLaneStats(sqlite3* db, LogStats& st) {
   WEIR_ASSIGN_OR_RETURN(
       Stmt s, Stmt::Prepare(db,
                             "SELECT lane, kind, count(*), sum(count), min(first_seq), "
@@ -239,6 +313,11 @@ Result<LogStats> ComputeStats(sqlite3* db, const std::filesystem::path& path) {
     st.compression_ratio =
         static_cast<double>(st.raw_bytes) / static_cast<double>(st.encoded_bytes);
   }
+  return Status::Ok();
+}
+
+// Gap rows by reason (an empty blob is an eviction gap) and the records they announce.
+Status AddGapStats(sqlite3* db, LogStats& st) {
   WEIR_ASSIGN_OR_RETURN(Stmt g, Stmt::Prepare(db,
                                               "SELECT length(blob) > 0, count(*), sum(count) "
                                               "FROM records WHERE kind = 2 GROUP BY 1"));
@@ -249,18 +328,11 @@ Result<LogStats> ComputeStats(sqlite3* db, const std::filesystem::path& path) {
     (damaged ? st.damaged_gaps : st.evicted_gaps) = static_cast<uint64_t>(g.Int(1));
     (damaged ? st.damaged_gap_records : st.evicted_gap_records) = static_cast<uint64_t>(g.Int(2));
   }
-  WEIR_ASSIGN_OR_RETURN(int64_t quarantined, QueryInt(db, "SELECT count(*) FROM quarantine"));
-  st.quarantined_rows = static_cast<uint64_t>(quarantined);
-  WEIR_ASSIGN_OR_RETURN(int64_t next_seq, ReadMeta(db, "next_seq", 1));
-  st.next_seq = static_cast<uint64_t>(next_seq);
-  WEIR_ASSIGN_OR_RETURN(int64_t id_hi, ReadMeta(db, "log_id_hi", 0));
-  WEIR_ASSIGN_OR_RETURN(int64_t id_lo, ReadMeta(db, "log_id_lo", 0));
-  st.log_id = LogId{static_cast<uint64_t>(id_hi), static_cast<uint64_t>(id_lo)};
-  for (const EvictionKey& k : kEvictionKeys) {
-    WEIR_ASSIGN_OR_RETURN(int64_t v, ReadMeta(db, k.key, 0));
-    st.evictions.*k.field = static_cast<uint64_t>(v);
-  }
+  return Status::Ok();
+}
 
+// Each persisted cursor with what is unsent behind it.
+Result<std::vector<CursorStats>> ReadCursorStats(sqlite3* db) {
   WEIR_ASSIGN_OR_RETURN(Stmt c, Stmt::Prepare(db,
                                               "SELECT name, lane, acked_seq FROM cursors "
                                               "ORDER BY name, lane"));
@@ -269,6 +341,7 @@ Result<LogStats> ComputeStats(sqlite3* db, const std::filesystem::path& path) {
                                               "WHERE lane = ?1 AND first_seq > ?2"));
   WEIR_ASSIGN_OR_RETURN(Stmt t,
                         Stmt::Prepare(db, "SELECT min_time_us FROM records WHERE first_seq = ?1"));
+  std::vector<CursorStats> out;
   for (;;) {
     WEIR_ASSIGN_OR_RETURN(bool row, c.Step("reading cursors"));
     if (!row) break;
@@ -290,29 +363,39 @@ Result<LogStats> ComputeStats(sqlite3* db, const std::filesystem::path& path) {
       if (trow) cs.oldest_unsent_us = t.Int(0);
       t.Reset();
     }
-    st.cursors.push_back(std::move(cs));
+    out.push_back(std::move(cs));
   }
+  return out;
+}
 
-  WEIR_ASSIGN_OR_RETURN(int64_t page_size, QueryInt(db, "PRAGMA page_size"));
-  WEIR_ASSIGN_OR_RETURN(int64_t pages, QueryInt(db, "PRAGMA page_count"));
-  WEIR_ASSIGN_OR_RETURN(int64_t free_pages, QueryInt(db, "PRAGMA freelist_count"));
+// Sizes on disk and bytes per kind, counted here (the writer also keeps running figures:
+// Log::usage()).
+Status AddSizes(sqlite3* db, const std::filesystem::path& path, LogStats& st) {
+  WEIR_ASSIGN_OR_RETURN(const uint64_t used, UsedBytes(db));
   st.stored_bytes = FileBytes(path) + WalBytes(path);
-  st.live_bytes = static_cast<uint64_t>((pages - free_pages) * page_size) + WalBytes(path);
+  st.live_bytes = used + WalBytes(path);
+  WEIR_RETURN_IF_ERROR(CountLaneBytes(db, st.usage));
+  RecountSideTables(db, st.usage).IgnoreError();  // a log from before dead letters has no table
+  st.usage.quarantine_files = QuarantineFileBytes(path);
+  st.usage.pages_in_use = used;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<LogStats> ComputeStats(sqlite3* db, const std::filesystem::path& path) {
+  LogStats st;
+  WEIR_RETURN_IF_ERROR(AddLaneStats(db, st));
+  WEIR_RETURN_IF_ERROR(AddGapStats(db, st));
+  WEIR_ASSIGN_OR_RETURN(int64_t quarantined, QueryInt(db, "SELECT count(*) FROM quarantine"));
+  st.quarantined_rows = static_cast<uint64_t>(quarantined);
+  WEIR_ASSIGN_OR_RETURN(int64_t next_seq, ReadMeta(db, "next_seq", 1));
+  st.next_seq = static_cast<uint64_t>(next_seq);
+  WEIR_ASSIGN_OR_RETURN(st.log_id, ReadLogId(db));
+  WEIR_ASSIGN_OR_RETURN(st.evictions, ReadEvictionStats(db));
+  WEIR_ASSIGN_OR_RETURN(st.cursors, ReadCursorStats(db));
   st.dead_letters = ComputeDeadLetterStats(db);
-  // Bytes per kind, counted here (the writer also keeps running figures: Log::usage()).
-  UsageBytes& usage = st.usage;
-  WEIR_ASSIGN_OR_RETURN(Stmt b, Stmt::Prepare(db,
-                                              "SELECT lane, sum(length(blob)) FROM records "
-                                              "GROUP BY lane"));
-  for (;;) {
-    WEIR_ASSIGN_OR_RETURN(bool row, b.Step("counting bytes"));
-    if (!row) break;
-    (static_cast<Lane>(b.Int(0)) == Lane::kDefects ? usage.defects : usage.readings) =
-        static_cast<uint64_t>(b.Int(1));
-  }
-  RecountSideTables(db, usage).IgnoreError();  // a log from before dead letters has no table
-  usage.quarantine_files = QuarantineFileBytes(path);
-  usage.pages_in_use = static_cast<uint64_t>((pages - free_pages) * page_size);
+  WEIR_RETURN_IF_ERROR(AddSizes(db, path, st));
   return st;
 }
 

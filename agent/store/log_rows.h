@@ -15,6 +15,7 @@
 #include "agent/core/record.h"
 #include "agent/core/status.h"
 #include "agent/store/log.h"
+#include "agent/store/sqlite_util.h"
 
 namespace weir::store::internal {
 
@@ -78,6 +79,15 @@ struct RowHeader {
   TimeMicros max_time_us = 0;
 };
 
+// The header's columns in RowHeader order, for SELECTs that read it with ReadRowHeader.
+inline constexpr const char* kRowHeaderColumns =
+    "first_seq, last_seq, lane, kind, count, min_time_us, max_time_us";
+// The one place a row header is read: columns first_col .. first_col + 6 of the current row of
+// `s`, in kRowHeaderColumns order. Damaged columns read as whatever SQLite converts them to.
+RowHeader ReadRowHeader(const Stmt& s, int first_col = 0);
+// Binds `h` to parameters first_param .. first_param + 6, in kRowHeaderColumns order.
+void BindRowHeader(Stmt& s, int first_param, const RowHeader& h);
+
 // CRC-32C (Castagnoli) over the header fields (8 bytes little-endian each) then the blob.
 uint32_t RowChecksum(const RowHeader& h, std::string_view blob);
 
@@ -99,6 +109,24 @@ Result<uint64_t> ReadCursor(sqlite3* db, std::string_view name, Lane lane);
 // A meta value; `fallback` when absent.
 Result<int64_t> ReadMeta(sqlite3* db, std::string_view key, int64_t fallback);
 
+// Writes one meta value with the prepared upsert `set_meta` (?1 key, ?2 value).
+Status SetMeta(Stmt& set_meta, std::string_view key, int64_t value);
+
+// The eviction counters as persisted in meta (0 for a missing key), and writing them back with
+// `set_meta`. The keys are kEvictionCounters' names.
+Result<EvictionStats> ReadEvictionStats(sqlite3* db);
+Status WriteEvictionStats(Stmt& set_meta, const EvictionStats& evictions);
+
+// The one definition of the database's size in pages: bytes of the pages in use
+// ((page_count - freelist_count) * page_size; what the quota counts) and of the free pages.
+struct PageBytes {
+  uint64_t in_use = 0;
+  uint64_t free = 0;
+};
+Result<PageBytes> ReadPageBytes(sqlite3* db);
+// ReadPageBytes(db)->in_use.
+Result<uint64_t> UsedBytes(sqlite3* db);
+
 // Bytes of the database file plus its WAL (0 for a missing file).
 uint64_t FileBytes(const std::filesystem::path& path);
 uint64_t WalBytes(const std::filesystem::path& path);
@@ -110,6 +138,12 @@ Result<std::vector<StoredDeadLetter>> ReadDeadLetters(sqlite3* db, uint64_t afte
 // Dead-letter rows and counters; zeros when the tables are missing or unreadable (best effort,
 // so that Stats works on a damaged table).
 DeadLetterStats ComputeDeadLetterStats(sqlite3* db);
+
+// The log id in meta; empty when there is none (a log from before log ids, or a new one).
+Result<LogId> ReadLogId(sqlite3* db);
+
+// Blob bytes per lane (UsageBytes::readings, defects): one pass over the rows' lengths.
+Status CountLaneBytes(sqlite3* db, UsageBytes& usage);
 
 Result<LogStats> ComputeStats(sqlite3* db, const std::filesystem::path& path);
 

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <string>
 
@@ -125,6 +127,15 @@ TEST(Files, EnsureDirectoryCreatesParentsWithTheModeAndLeavesExistingOnesAlone) 
   ASSERT_EQ(::chmod(deep.c_str(), 0700), 0);
   ASSERT_TRUE(EnsureDirectory(deep, 0755).ok());
   EXPECT_EQ(ModeOf(deep), 0700u);
+}
+
+TEST(Files, ErrnoStatusTellsNoSpaceFromOtherErrors) {
+  EXPECT_EQ(ErrnoStatus("writing", "/x", ENOENT).code(), StatusCode::kNotFound);
+  EXPECT_EQ(ErrnoStatus("writing", "/x", ENOSPC).code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(ErrnoStatus("writing", "/x", EDQUOT).code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(ErrnoStatus("writing", "/x", EIO).code(), StatusCode::kIoError);
+  EXPECT_EQ(ErrnoStatus("writing", "/x", ENOSPC).message(),
+            std::string("writing /x: ") + std::strerror(ENOSPC));
 }
 
 TEST(Files, EnsureDirectoryRefusesAPathThatIsAFile) {

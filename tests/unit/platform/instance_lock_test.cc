@@ -25,6 +25,21 @@ TEST(InstanceLock, SecondHolderGetsAlreadyExistsNamingTheHolderPid) {
   EXPECT_NE(second.status().message().find(dir.path().string()), std::string::npos);
 }
 
+TEST(InstanceLock, AcquireFileLocksThatFileAndSaysWhatIsBusy) {
+  weir::testing::TempDir dir;
+  const std::filesystem::path path = dir / "log.db.lock";
+  auto first = InstanceLock::AcquireFile(path, "log log.db is open by another writer");
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->path(), path);
+  auto second = InstanceLock::AcquireFile(path, "log log.db is open by another writer");
+  ASSERT_EQ(second.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(second.status().message().rfind("log log.db is open by another writer (pid ", 0), 0u)
+      << second.status().message();
+  EXPECT_NE(second.status().message().find(path.string()), std::string::npos);
+  // Another file in the same directory is another lock.
+  EXPECT_TRUE(InstanceLock::AcquireFile(dir / "other.lock", "busy").ok());
+}
+
 TEST(InstanceLock, ReleasedOnDestructionSoTheNextHolderSucceeds) {
   weir::testing::TempDir dir;
   {

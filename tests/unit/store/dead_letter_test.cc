@@ -312,8 +312,9 @@ TEST(StoreDeadLetterTest, StickyErrorRefusesLetters) {
   LogOptions o = Options(dir);
   o.seq_reserve_block = 1;  // every commit rewrites the reservation
   auto log = MustOpen(o, clock);
-  // A directory where the temporary side file must go makes the next commit fail.
-  std::filesystem::create_directory(dir / "log.db.seq.tmp");
+  // A directory where the side file must go makes the next commit fail (rename onto it).
+  std::filesystem::remove(dir / "log.db.seq");
+  std::filesystem::create_directory(dir / "log.db.seq");
   ASSERT_TRUE(log->Append(MakeReadings(5)).ok());
   ASSERT_FALSE(log->Commit().ok());
   ASSERT_FALSE(log->sticky_error().ok());

@@ -346,8 +346,9 @@ TEST(StoreLogTest, FailedSideFileWriteMakesTheLogRefuseWritesUntilReopened) {
   auto log = MustOpen(o, clock);
   ASSERT_TRUE(log->Append(MakeReadings(5)).ok());
   ASSERT_TRUE(log->Commit().ok());
-  // A directory where the temporary side file must go makes its creation fail.
-  std::filesystem::create_directory(dir / "log.db.seq.tmp");
+  // A directory where the side file must go makes its replacement fail (rename onto it).
+  std::filesystem::remove(dir / "log.db.seq");
+  std::filesystem::create_directory(dir / "log.db.seq");
   ASSERT_TRUE(log->Append(MakeReadings(5)).ok());
   auto failed = log->Commit();
   ASSERT_FALSE(failed.ok());
@@ -357,7 +358,7 @@ TEST(StoreLogTest, FailedSideFileWriteMakesTheLogRefuseWritesUntilReopened) {
   EXPECT_EQ(log->Commit().status().code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(log->Ack("f", Lane::kReadings, 1).code(), StatusCode::kFailedPrecondition);
   log.reset();
-  std::filesystem::remove(dir / "log.db.seq.tmp");
+  std::filesystem::remove(dir / "log.db.seq");
   log = MustOpen(o, clock);
   ASSERT_TRUE(log->Append(MakeReadings(1)).ok());
   auto c = log->Commit();
