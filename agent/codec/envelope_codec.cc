@@ -10,8 +10,15 @@
 #include "agent/codec/batch_codec.h"
 #include "agent/codec/defect_codec.h"
 #include "agent/codec/timestamp.h"
-#include "google/protobuf/stubs/logging.h"
+#include "google/protobuf/stubs/common.h"  // GOOGLE_PROTOBUF_VERSION
 #include "weir/v1/envelope.pb.h"
+
+// Protobuf 22 moved its logging to Abseil and removed stubs/logging.h with LogSilencer; Yocto's
+// protobuf (4.25 on scarthgap, 6.33 on wrynose) is past that, Debian 12's 3.21 is not.
+#if GOOGLE_PROTOBUF_VERSION < 4022000
+#include "google/protobuf/stubs/logging.h"
+#define WEIR_PROTOBUF_HAS_LOG_SILENCER 1
+#endif
 
 namespace weir::codec {
 namespace {
@@ -89,8 +96,11 @@ Result<std::string> EncodeBinary(const Envelope& e) {
 Result<Envelope> DecodeBinary(std::string_view bytes) {
   weir::v1::Envelope p;
   // Garbage is expected input here and is reported as a Status; keep protobuf from also
-  // logging each invalid UTF-8 string to stderr.
+  // logging each invalid UTF-8 string to stderr. Protobuf 22 and later log through Abseil, which
+  // has no scoped silencer: there such a message reaches stderr, the result is the same.
+#ifdef WEIR_PROTOBUF_HAS_LOG_SILENCER
   const google::protobuf::LogSilencer silence;
+#endif
   if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
       !p.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return DataLoss("envelope: not a valid weir.v1.Envelope (protobuf parse failed)");

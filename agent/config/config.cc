@@ -613,7 +613,9 @@ std::string RenderJson(const AgentConfig& config, Redact redact) {
   const pb::Descriptor* d = config.GetDescriptor();
   for (int i = 0; i < d->field_count(); ++i) {
     const pb::FieldDescriptor* fd = d->field(i);
-    doc[fd->name()] = internal::FieldToJson(config, fd, fd->name(), redact);
+    // name() is a const std::string& up to protobuf 29 and an absl::string_view from 30 on.
+    const std::string name(fd->name());
+    doc[name] = internal::FieldToJson(config, fd, name, redact);
   }
   return doc.dump(2) + "\n";
 }

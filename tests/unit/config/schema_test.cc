@@ -23,7 +23,8 @@ void ProtoLeaves(const pb::Descriptor* d, const std::string& prefix,
                  std::map<std::string, const pb::FieldDescriptor*>* out) {
   for (int i = 0; i < d->field_count(); ++i) {
     const pb::FieldDescriptor* fd = d->field(i);
-    const std::string path = prefix.empty() ? fd->name() : prefix + "." + fd->name();
+    const std::string name(fd->name());  // a string_view from protobuf 30 on
+    const std::string path = prefix.empty() ? name : prefix + "." + name;
     if (fd->is_repeated()) {
       (*out)[path] = fd;
       ProtoLeaves(fd->message_type(), path + "[]", out);
