@@ -47,7 +47,7 @@ constexpr std::array kSchema = {
             .max = 64,
             .rule = kTopicSafeId,
             .description =
-                "Fleet group: config is also taken from `<prefix>/fleet/<group>/config/set`. "
+                "Fleet group: config is also taken from `<prefix>/fleet/<group>/config/desired`. "
                 "Empty: no group."},
     // --- ingest ---
     KeySpec{.path = "ingest.local.url",
@@ -666,6 +666,40 @@ constexpr std::array kSchema = {
             .remote = true,
             .description = "Window aggregates (count, min, max, mean, stddev) forwarded `beside` "
                            "or `instead` of the raw readings, or `off`."},
+    // --- control (fleet config over MQTT; agent/control/README.md). All local: the fleet may not
+    // loosen its own checks. ---
+    KeySpec{.path = "control.enabled",
+            .type = kBool,
+            .default_text = "true",
+            .description = "Take fleet config from the upstream broker and publish reported "
+                           "state and status there (a second connection, client id "
+                           "`weir-<device_id>-ctl`)."},
+    KeySpec{.path = "control.require_signature",
+            .type = kBool,
+            .default_text = "true",
+            .description = "Refuse fleet documents that are not signed by a trusted key. Turn "
+                           "off only on a test bench."},
+    KeySpec{.path = "control.keys_dir",
+            .type = kString,
+            .default_text = "/etc/weir/fleet-keys",
+            .min = 1,
+            .max = 4096,
+            .rule = kAbsolutePath,
+            .description = "Directory of trusted Ed25519 public keys (`*.pub`, PEM); re-read on "
+                           "SIGHUP. Remove a file and send SIGHUP to revoke a key."},
+    KeySpec{.path = "control.health_window_s",
+            .type = kUint32,
+            .default_text = "60",
+            .min = 1,
+            .max = 3600,
+            .description = "How long a fleet config is watched after it is applied before it is "
+                           "committed; a health failure in this window rolls it back."},
+    KeySpec{.path = "control.status_interval_s",
+            .type = kUint32,
+            .default_text = "10",
+            .min = 1,
+            .max = 3600,
+            .description = "How often the retained status is published upstream."},
 };
 
 // "ingest.subscriptions[12].topic" -> "ingest.subscriptions[].topic".
