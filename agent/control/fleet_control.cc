@@ -238,7 +238,7 @@ void FleetControl::OnConnected() {
     LogWarn("control", "fleet subscribe: " + s.ToString());
   }
   PublishStatus("running");
-  reported_dirty_ = true;
+  PublishReported();  // at once: before a redelivered document moves the state on
 }
 
 void FleetControl::SampleHealth() {
