@@ -64,7 +64,10 @@ Status FleetControl::Load() {
   } else {
     notes_.push_back("fleet ledger unreadable, starting a new one: " + ledger.status().message());
   }
-  for (Layer layer : kLayers) LoadCommitted(layer);
+  for (Layer layer : kLayers) {
+    LoadCommitted(layer);
+    RestoreLastRefusal(layer);
+  }
   ResolvePending();
   // The committed layers must still compose with today's local config and schema; a layer that
   // does not is dropped (device first: it sits on top), so the agent always starts.
@@ -118,6 +121,18 @@ void FleetControl::LoadCommitted(Layer layer) {
   view.state = "committed";
 }
 
+// After a restart the reported state still says why the newest version is not applied.
+void FleetControl::RestoreLastRefusal(Layer layer) {
+  const LayerRecord& rec = ledger_.of(layer);
+  if (rec.refused.empty() || rec.refused.back().version <= rec.committed_version) return;
+  const LayerRecord::Refused& r = rec.refused.back();
+  LayerView& view = views_[static_cast<int>(layer)];
+  view.desired = r.version;
+  view.state = r.state;
+  view.reason = r.reason;
+  view.at_us = r.at_us;
+}
+
 void FleetControl::ResolvePending() {
   auto pending = files_.ReadPending();
   if (!pending.ok()) notes_.push_back(pending.status().message());
@@ -128,7 +143,8 @@ void FleetControl::ResolvePending() {
     // A crash during the trial: the agent starts on the last committed layers. The same document
     // is tried once more when it comes again (a power cut is not a verdict), then refused.
     if (p.attempt >= 2) {
-      rec.AddRefused({p.version, p.sha256, std::string(kInterrupted), clock_.WallMicros()});
+      rec.AddRefused(
+          {p.version, p.sha256, std::string(kInterrupted), clock_.WallMicros(), "interrupted"});
     } else {
       rec.interrupted_version = p.version;
       rec.interrupted_attempts = p.attempt;
@@ -407,7 +423,7 @@ void FleetControl::RollBack(const Refusal& why) {
     state = "rollback_failed";
   }
   LayerRecord& rec = ledger_.of(t.layer);
-  rec.AddRefused({t.doc.version, t.doc.sha256, why.code, clock_.WallMicros()});
+  rec.AddRefused({t.doc.version, t.doc.sha256, why.code, clock_.WallMicros(), state});
   SaveLedger();
   if (Status r = files_.RemovePending(); !r.ok()) LogError("control", r.ToString());
   ++counters_.rolled_back;

@@ -127,6 +127,7 @@ class FleetControl {
   FleetControl(ControlOptions options, ConfigHost& host, ClientFactory factory, const Clock& clock);
   Status Load();
   void LoadCommitted(Layer layer);
+  void RestoreLastRefusal(Layer layer);
   void ResolvePending();
 
   void ConnectionUpkeep();

@@ -16,8 +16,11 @@ constexpr size_t kMaxStateFileBytes = 256 * 1024;
 Json RecordJson(const LayerRecord& r) {
   Json refused = Json::array();
   for (const auto& x : r.refused) {
-    refused.push_back(
-        {{"version", x.version}, {"sha256", x.sha256}, {"reason", x.reason}, {"at_us", x.at_us}});
+    refused.push_back({{"version", x.version},
+                       {"sha256", x.sha256},
+                       {"reason", x.reason},
+                       {"at_us", x.at_us},
+                       {"state", x.state}});
   }
   return {{"last_seen_version", r.last_seen_version},
           {"last_seen_sha256", r.last_seen_sha256},
@@ -39,7 +42,8 @@ LayerRecord RecordFrom(const Json& j) {
   if (auto it = j.find("refused"); it != j.end() && it->is_array()) {
     for (const Json& x : *it) {
       r.refused.push_back({x.value("version", uint64_t{0}), x.value("sha256", std::string()),
-                           x.value("reason", std::string()), x.value("at_us", int64_t{0})});
+                           x.value("reason", std::string()), x.value("at_us", int64_t{0}),
+                           x.value("state", std::string("rejected"))});
     }
   }
   return r;

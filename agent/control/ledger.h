@@ -36,6 +36,7 @@ struct LayerRecord {
     std::string sha256;
     std::string reason;  // a reason code (document.h, health.h)
     int64_t at_us = 0;
+    std::string state = "rejected";  // or "rolled_back", "rollback_failed", "interrupted"
   };
   std::vector<Refused> refused;  // newest last, at most kMaxRefused
   static constexpr size_t kMaxRefused = 16;

@@ -203,6 +203,8 @@ TEST_F(FleetControlTest, HealthFailureRollsBackAndTheVersionIsNeverReapplied) {
   c.reset();
   auto again = Open();
   Connect(*again);
+  EXPECT_EQ(Reported()["layers"]["device"]["state"], "rolled_back");
+  EXPECT_EQ(Reported()["layers"]["device"]["reason"], "health.H1");
   client_->InjectMessage("weir/gw-17/config/desired", doc, 1, true);
   again->Poll();
   EXPECT_EQ(host_.applied.size(), 2u);
