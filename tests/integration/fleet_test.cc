@@ -214,6 +214,20 @@ TEST_F(FleetTest, RefusalsAreReportedWithTheirReasonAndChangeNothing) {
   const json last = op.On(kReported).back();
   EXPECT_EQ(last["layers"]["device"].value("applied", 0), 8) << last.dump();
   EXPECT_EQ(last["fleet"].value("applied", 0), 1) << last.dump();
+  // Revocation: a second trusted key signs v9; its file is removed and SIGHUP sent; v10 signed
+  // by it is refused.
+  const control::PrivateKey second = *control::PrivateKey::Generate();
+  WriteFileBytes(keys_dir() / "second.pub", second.public_key().ToPem());
+  rig->SignalAgent(SIGHUP);
+  // The keys are re-read before the config reload that status.json counts.
+  ASSERT_TRUE(WaitFor([&] { return rig->StatusCount("/reload/applied") == 1; }));
+  ASSERT_TRUE(op.Publish(kDesired, Doc("device:gw-it", 9, R"({"log_level":"warn"})", &second)));
+  ASSERT_TRUE(op.WaitLayer("device", 9, "committed")) << op.Dump();
+  std::filesystem::remove(keys_dir() / "second.pub");
+  rig->SignalAgent(SIGHUP);
+  ASSERT_TRUE(WaitFor([&] { return rig->StatusCount("/reload/applied") == 2; }));
+  ASSERT_TRUE(op.Publish(kDesired, Doc("device:gw-it", 10, R"({"log_level":"info"})", &second)));
+  EXPECT_TRUE(op.WaitLayer("device", 9, "rejected", "unknown_kid")) << op.Dump();
   EXPECT_EQ(rig->StopAgent(), 0) << rig->AgentStderr();
 }
 
