@@ -16,6 +16,7 @@
 
 #include "agent/app/exit_codes.h"
 #include "agent/app/fleet_host.h"
+#include "agent/app/metrics_text.h"
 #include "agent/app/run_config.h"
 #include "agent/app/service_notify.h"
 #include "agent/app/status_file.h"
@@ -128,8 +129,19 @@ Result<pipeline::DetectStageOptions> DetectOptionsFrom(const config::AgentConfig
 // Writes status.json and keeps the rates between calls.
 class StatusWriter {
  public:
-  StatusWriter(std::string device, std::filesystem::path path, const Clock& clock)
-      : device_(std::move(device)), path_(std::move(path)), clock_(clock), start_(clock.Now()) {}
+  StatusWriter(std::string device, std::filesystem::path path, std::filesystem::path metrics,
+               const Clock& clock)
+      : device_(std::move(device)),
+        path_(std::move(path)),
+        metrics_path_(std::move(metrics)),
+        clock_(clock),
+        start_(clock.Now()) {}
+
+  // Fleet control's counters for the next Write.
+  void NoteFleet(const control::ControlCounters& counters) {
+    fleet_ = counters;
+    fleet_enabled_ = true;
+  }
 
   // Counts a SIGHUP's outcome for the next Write.
   void NoteReload(const Status& result) {
@@ -148,6 +160,13 @@ class StatusWriter {
       LogWarn("agent", "status file not written: " + s.ToString());
       warned_ = true;
     }
+    if (metrics_path_.empty()) return;
+    const Status m = platform::WriteFileAtomically(
+        metrics_path_, RenderMetricsText(last_snapshot_, last_context_), 0644);
+    if (!m.ok() && !metrics_warned_) {
+      LogWarn("agent", "control.metrics_textfile not written: " + m.ToString());
+      metrics_warned_ = true;
+    }
   }
 
   // The status document (also published upstream by fleet control); updates the rates.
@@ -162,6 +181,10 @@ class StatusWriter {
     c.reloads_applied = reloads_applied_;
     c.reloads_refused = reloads_refused_;
     c.last_reload_error = last_reload_error_;
+    c.fleet_enabled = fleet_enabled_;
+    c.fleet_applied = fleet_.applied;
+    c.fleet_refused = fleet_.refused;
+    c.fleet_rolled_back = fleet_.rolled_back;
     const double dt = std::chrono::duration<double>(now - last_at_).count();
     if (has_last_ && dt > 0) {
       c.ingest_readings_per_s = static_cast<double>(snap.ingest_readings - last_ingest_) / dt;
@@ -171,12 +194,16 @@ class StatusWriter {
     last_at_ = now;
     last_ingest_ = snap.ingest_readings;
     last_fwd_ = snap.forward.readings_acked;
-    return RenderStatusJson(snap, c);
+    std::string json = RenderStatusJson(snap, c);
+    last_snapshot_ = std::move(snap);
+    last_context_ = std::move(c);
+    return json;
   }
 
  private:
   const std::string device_;
   const std::filesystem::path path_;
+  const std::filesystem::path metrics_path_;  // "" when off
   const Clock& clock_;
   const Clock::TimePoint start_;
   Clock::TimePoint last_at_{};
@@ -187,6 +214,11 @@ class StatusWriter {
   uint64_t reloads_refused_ = 0;
   std::string last_reload_error_;
   bool warned_ = false;
+  bool metrics_warned_ = false;
+  control::ControlCounters fleet_;
+  bool fleet_enabled_ = false;
+  pipeline::PipelineSnapshot last_snapshot_;
+  StatusContext last_context_;
 };
 
 // What systemd is told about the pipeline (service_notify.h). A connect attempt has ended once
@@ -312,7 +344,8 @@ int RunAgent(const RunFlags& flags) {
   }
   const Clock& clock = SystemClock::Instance();
   const uint64_t boot_epoch = NextBootEpoch(state_dir);
-  StatusWriter status(config.device_id(), StatusPathIn(state_dir), clock);
+  StatusWriter status(config.device_id(), StatusPathIn(state_dir),
+                      config.control().metrics_textfile(), clock);
   pipeline::Pipeline* running = nullptr;  // set once the pipeline runs
   FleetHost host([&flags] { return LocalSources(flags); },
                  [&config, &running](const config::AgentConfig& next) {
@@ -405,6 +438,7 @@ int RunAgent(const RunFlags& flags) {
   while (true) {
     if (control) {
       control->Poll();
+      status.NoteFleet(control->counters());
       if (reload_deferred && !control->in_trial()) {
         reload_deferred = false;
         reload();

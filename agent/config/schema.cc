@@ -700,6 +700,15 @@ constexpr std::array kSchema = {
             .min = 1,
             .max = 3600,
             .description = "How often the retained status is published upstream."},
+    KeySpec{.path = "control.metrics_textfile",
+            .type = kString,
+            .default_text = "",
+            .min = 0,
+            .max = 4096,
+            .rule = kAbsolutePath,
+            .description = "Write the agent's figures in the Prometheus text format to this file "
+                           "every second, for node_exporter's textfile collector (e.g. "
+                           "`/var/lib/node_exporter/textfile_collector/weir.prom`). Empty: off."},
 };
 
 // "ingest.subscriptions[12].topic" -> "ingest.subscriptions[].topic".

@@ -126,7 +126,10 @@ void ExpectAllDeliveredInOrder(AgentRig& rig, uint64_t n) {
 TEST_F(FleetTest, SignedPushAppliesLiveCommitsAndReportsWhileDataFlows) {
   WEIR_START_RIG_OR_SKIP(rig, AgentRig::DefaultOptions());
   ASSERT_TRUE(rig->StartSink());
-  ASSERT_TRUE(rig->StartAgent(ControlArgs())) << rig->AgentStderr();
+  std::vector<std::string> args = ControlArgs();
+  const std::filesystem::path prom = rig->dir() / "weir.prom";
+  args.insert(args.end(), {"--set", "control.metrics_textfile=" + prom.string()});
+  ASSERT_TRUE(rig->StartAgent(args)) << rig->AgentStderr();
   Operator op;
   ASSERT_TRUE(op.Connect(rig->upstream().url()));
   ASSERT_TRUE(WaitFor([&] { return !op.On(kStatus).empty(); })) << op.Dump();
@@ -173,6 +176,14 @@ TEST_F(FleetTest, SignedPushAppliesLiveCommitsAndReportsWhileDataFlows) {
 
   ASSERT_EQ(sim->Wait(seconds(60)), 0);
   ASSERT_TRUE(rig->WaitForSinkDelivered(3000, seconds(30))) << Diagnostics(*rig);
+  // status.json and the Prometheus textfile count the two committed documents.
+  ASSERT_TRUE(WaitFor([&] { return rig->StatusCount("/fleet/applied") == 2; }));
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadFileBytes(prom).find(
+               "weir_fleet_documents_total{device=\"gw-it\",result=\"applied\"} 2\n") !=
+           std::string::npos;
+  })) << ReadFileBytes(prom);
+  EXPECT_NE(ReadFileBytes(prom).find("# TYPE weir_backlog_readings gauge"), std::string::npos);
   EXPECT_EQ(rig->StopAgent(), 0) << rig->AgentStderr();
   ExpectAllDeliveredInOrder(*rig, 3000);
   // The clean stop leaves a retained "stopped", not the will.
