@@ -191,11 +191,12 @@ struct PushFlags {
 
 // The state of `layer` in a device's reported document when it has settled on `version`.
 std::optional<std::string> SettledState(const std::string& reported, const char* layer,
-                                        uint64_t version) {
+                                        const std::string& sha256) {
   Json r = Json::parse(reported, nullptr, false);
   if (r.is_discarded()) return std::nullopt;
   const Json l = r.value("layers", Json::object()).value(layer, Json::object());
-  if (l.value("desired", uint64_t{0}) != version) return std::nullopt;
+  // The verdict must be about this very document (a retained reported state may be older).
+  if (l.value("sha256", std::string()) != sha256) return std::nullopt;
   const std::string state = l.value("state", std::string());
   if (state == "committed" || state == "rejected" || state == "rolled_back" ||
       state == "rollback_failed") {
@@ -213,18 +214,14 @@ int Push(const PushFlags& f) {
   while (!envelope->empty() && (envelope->back() == '\n' || envelope->back() == '\r')) {
     envelope->pop_back();
   }
-  // Read the version without verifying: the devices verify.
-  control::Opened o = control::OpenEnvelope(*envelope, control::KeyRing(), false);
-  uint64_t version = 0;
-  if (o.ok()) {
-    version = o.document->version;
-  } else {
-    Json e = Json::parse(*envelope, nullptr, false);
-    auto payload = control::Base64Decode(e.is_object() ? e.value("payload", "") : "");
-    Json p = payload.ok() ? Json::parse(*payload, nullptr, false) : Json();
-    if (!p.is_object()) return Fail("config push", f.file + ": not a weir envelope");
-    version = p.value("version", uint64_t{0});
-  }
+  // Read the payload without verifying (the devices verify): its version, and its hash, which
+  // the devices' reported state names.
+  Json e = Json::parse(*envelope, nullptr, false);
+  auto payload = control::Base64Decode(e.is_object() ? e.value("payload", "") : "");
+  Json p = payload.ok() ? Json::parse(*payload, nullptr, false) : Json();
+  if (!p.is_object()) return Fail("config push", f.file + ": not a weir envelope");
+  const uint64_t version = p.value("version", uint64_t{0});
+  const std::string sha256 = control::Sha256Hex(*payload);
   const control::Target target = f.device.empty()
                                      ? control::Target{control::Target::Kind::kGroup, f.group}
                                      : control::Target{control::Target::Kind::kDevice, f.device};
@@ -251,7 +248,7 @@ int Push(const PushFlags& f) {
   auto settled = [&](const std::map<std::string, std::string>& m) {
     for (const auto& d : waits) {
       auto it = m.find(control::ReportedTopic(f.prefix, d));
-      if (it == m.end() || !SettledState(it->second, layer, version)) return false;
+      if (it == m.end() || !SettledState(it->second, layer, sha256)) return false;
     }
     return true;
   };
@@ -260,7 +257,7 @@ int Push(const PushFlags& f) {
   const auto messages = session.messages();
   for (const auto& d : waits) {
     auto it = messages.find(control::ReportedTopic(f.prefix, d));
-    auto state = it == messages.end() ? std::nullopt : SettledState(it->second, layer, version);
+    auto state = it == messages.end() ? std::nullopt : SettledState(it->second, layer, sha256);
     std::printf("%s: %s\n", d.c_str(), state ? state->c_str() : "no answer (timeout)");
     if (!state || state->rfind("committed", 0) != 0) rc = kExitFailure;
   }

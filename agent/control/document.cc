@@ -83,6 +83,35 @@ std::string ParsePayload(const std::string& payload, Document& doc) {
   return "";
 }
 
+// The envelope's signature, then the payload it carries.
+Opened CheckSignedPayload(const Json& env, std::string payload, const KeyRing& keys,
+                          bool require_signature) {
+  Document doc;
+  auto kid = StringField(env, "kid");
+  auto sig_b64 = StringField(env, "sig");
+  if (!kid && !sig_b64) {
+    if (require_signature) return Refuse(kUnsigned, "no kid and sig, and a signature is required");
+  } else {
+    if (!kid || !sig_b64) return Refuse(kBadEnvelope, "kid and sig: both or neither");
+    const PublicKey* key = keys.Find(*kid);
+    if (key == nullptr) return Refuse(kUnknownKid, "kid " + *kid + " is not a trusted key");
+    auto sig = Base64Decode(*sig_b64);
+    if (!sig.ok()) return Refuse(kBadEnvelope, "sig: " + sig.status().message());
+    // The signature is checked before the payload is parsed.
+    if (!key->Verify(payload, *sig)) {
+      return Refuse(kBadSignature, "signature does not match the payload for kid " + *kid);
+    }
+    doc.kid = *kid;
+  }
+  if (std::string why = ParsePayload(payload, doc); !why.empty()) {
+    return Refuse(kBadPayload, why);
+  }
+  doc.payload = std::move(payload);
+  Opened out;
+  out.document = std::move(doc);
+  return out;
+}
+
 }  // namespace
 
 std::string Target::ToString() const {
@@ -117,31 +146,13 @@ Opened OpenEnvelope(std::string_view envelope, const KeyRing& keys, bool require
   if (!payload_b64) return Refuse(kBadEnvelope, "payload: missing or not a string");
   auto payload = Base64Decode(*payload_b64);
   if (!payload.ok()) return Refuse(kBadEnvelope, "payload: " + payload.status().message());
-  Document doc;
-  auto kid = StringField(*env, "kid");
-  auto sig_b64 = StringField(*env, "sig");
-  if (!kid && !sig_b64) {
-    if (require_signature) return Refuse(kUnsigned, "no kid and sig, and a signature is required");
-  } else {
-    if (!kid || !sig_b64) return Refuse(kBadEnvelope, "kid and sig: both or neither");
-    const PublicKey* key = keys.Find(*kid);
-    if (key == nullptr) return Refuse(kUnknownKid, "kid " + *kid + " is not a trusted key");
-    auto sig = Base64Decode(*sig_b64);
-    if (!sig.ok()) return Refuse(kBadEnvelope, "sig: " + sig.status().message());
-    // The signature is checked before the payload is parsed.
-    if (!key->Verify(*payload, *sig)) {
-      return Refuse(kBadSignature, "signature does not match the payload for kid " + *kid);
-    }
-    doc.kid = *kid;
+  const std::string sha256 = Sha256Hex(*payload);
+  Opened out = CheckSignedPayload(*env, std::move(*payload), keys, require_signature);
+  out.payload_sha256 = sha256;
+  if (out.ok()) {
+    out.document->envelope = std::string(envelope);
+    out.document->sha256 = sha256;
   }
-  if (std::string why = ParsePayload(*payload, doc); !why.empty()) {
-    return Refuse(kBadPayload, why);
-  }
-  doc.envelope = std::string(envelope);
-  doc.sha256 = Sha256Hex(*payload);
-  doc.payload = std::move(*payload);
-  Opened out;
-  out.document = std::move(doc);
   return out;
 }
 

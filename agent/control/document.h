@@ -79,6 +79,9 @@ struct Document {
 struct Opened {
   std::optional<Document> document;
   Refusal refusal;
+  // SHA-256 of the payload bytes whenever they could be decoded (also for a refused envelope),
+  // so the reported state can say which document a verdict is about.
+  std::string payload_sha256;
   bool ok() const { return document.has_value(); }
 };
 

@@ -119,6 +119,7 @@ void FleetControl::LoadCommitted(Layer layer) {
   committed_.of(layer) = o.document->config_json;
   view.desired = view.applied = o.document->version;
   view.state = "committed";
+  view.sha256 = o.document->sha256;
 }
 
 // After a restart the reported state still says why the newest version is not applied.
@@ -131,6 +132,7 @@ void FleetControl::RestoreLastRefusal(Layer layer) {
   view.state = r.state;
   view.reason = r.reason;
   view.at_us = r.at_us;
+  view.sha256 = r.sha256;
 }
 
 void FleetControl::ResolvePending() {
@@ -151,6 +153,7 @@ void FleetControl::ResolvePending() {
     }
     LayerView& view = views_[static_cast<int>(p.layer)];
     view.desired = p.version;
+    view.sha256 = p.sha256;
     view.state = "interrupted";
     view.reason = std::string(kInterrupted);
     view.detail = "the agent stopped during the trial (attempt " + std::to_string(p.attempt) + ")";
@@ -296,7 +299,7 @@ void FleetControl::HandleInbox() {
 void FleetControl::Handle(Layer layer, const std::string& envelope) {
   Opened o = OpenEnvelope(envelope, keys_, options_.require_signature);
   if (!o.ok()) {
-    Refuse(layer, 0, "", o.refusal, false);
+    Refuse(layer, 0, o.payload_sha256, o.refusal, false);
     return;
   }
   Document& doc = *o.document;
@@ -338,7 +341,7 @@ void FleetControl::Refuse(Layer layer, uint64_t version, const std::string& sha2
     rec.AddRefused({version, sha256, r.code, clock_.WallMicros()});
     SaveLedger();
   }
-  Transition(layer, version, "rejected", r);
+  Transition(layer, version, sha256, "rejected", r);
 }
 
 void FleetControl::StartTrial(Layer layer, Document doc, const config::AgentConfig& next) {
@@ -354,7 +357,7 @@ void FleetControl::StartTrial(Layer layer, Document doc, const config::AgentConf
     Refuse(layer, doc.version, doc.sha256, {std::string(kPersistFailed), s.message()}, false);
     return;
   }
-  Transition(layer, doc.version, "applying", {});
+  Transition(layer, doc.version, doc.sha256, "applying", {});
   const Status applied = host_.Apply(next);
   trial_ = Trial{layer, std::move(doc), BaselineSample(), samples_.back(),
                  clock_.Now() + options_.health_window};
@@ -367,7 +370,7 @@ void FleetControl::StartTrial(Layer layer, Document doc, const config::AgentConf
   trial_->start = samples_.back();
   upstream_unverified_ = !trial_->start.upstream_connected;
   effective_sha256_ = Sha256Hex(config::RenderJson(next, config::Redact::kNothing));
-  Transition(layer, trial_->doc.version, "probation", {});
+  Transition(layer, trial_->doc.version, trial_->doc.sha256, "probation", {});
 }
 
 void FleetControl::JudgeTrial() {
@@ -398,7 +401,7 @@ void FleetControl::Commit() {
   views_[static_cast<int>(t.layer)].applied = t.doc.version;
   Refusal note;
   if (upstream_unverified_) note = {"upstream_unverified", "upstream was down at the apply"};
-  Transition(t.layer, t.doc.version, "committed", note);
+  Transition(t.layer, t.doc.version, t.doc.sha256, "committed", note);
 }
 
 void FleetControl::RollBack(const Refusal& why) {
@@ -427,13 +430,14 @@ void FleetControl::RollBack(const Refusal& why) {
   SaveLedger();
   if (Status r = files_.RemovePending(); !r.ok()) LogError("control", r.ToString());
   ++counters_.rolled_back;
-  Transition(t.layer, t.doc.version, state, why);
+  Transition(t.layer, t.doc.version, t.doc.sha256, state, why);
 }
 
-void FleetControl::Transition(Layer layer, uint64_t version, const std::string& state,
-                              const Refusal& r) {
+void FleetControl::Transition(Layer layer, uint64_t version, const std::string& sha256,
+                              const std::string& state, const Refusal& r) {
   LayerView& view = views_[static_cast<int>(layer)];
   if (version != 0) view.desired = version;
+  view.sha256 = sha256;
   view.state = state;
   view.reason = r.code;
   view.detail = r.detail;
@@ -457,6 +461,7 @@ std::string FleetControl::ReportedJson() const {
     if (!v.reason.empty()) l["reason"] = v.reason;
     if (!v.detail.empty()) l["detail"] = v.detail;
     if (v.at_us != 0) l["at"] = codec::FormatRfc3339(v.at_us);
+    if (!v.sha256.empty()) l["sha256"] = v.sha256;
     layers[LayerName(layer)] = std::move(l);
   }
   Json pending = nullptr;

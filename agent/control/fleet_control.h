@@ -109,6 +109,7 @@ class FleetControl {
     std::string reason;
     std::string detail;
     int64_t at_us = 0;
+    std::string sha256;  // of the payload the state is about ("" when not known)
   };
   struct Trial {
     Layer layer;
@@ -142,7 +143,8 @@ class FleetControl {
   void JudgeTrial();
   void Commit();
   void RollBack(const Refusal& why);
-  void Transition(Layer layer, uint64_t version, const std::string& state, const Refusal& r);
+  void Transition(Layer layer, uint64_t version, const std::string& sha256,
+                  const std::string& state, const Refusal& r);
   void SaveLedger();
   void PublishReported();
   void PublishStatus(const char* state);

@@ -164,9 +164,29 @@ TEST_F(FleetTest, SignedPushAppliesLiveCommitsAndReportsWhileDataFlows) {
   while (!sent.empty() && sent.back() == '\n') sent.pop_back();
   EXPECT_EQ(ReadFileBytes(rig->state_dir() / "fleet" / "device.json"), sent);
 
-  // The group layer under it.
-  ASSERT_TRUE(op.Publish(kGroupDesired, Doc("group:plant-a", 7, R"({"log_level":"warn"})")));
+  // The group layer under it, pushed to the group; push waits for the member it is told of.
+  WriteFileBytes(dir / "group.json", R"({"log_level":"warn"})");
+  ProgramResult gsign =
+      RunProgram({WeirBinary().string(), "config", "sign", "--key", (dir / "op2.pem").string(),
+                  "--target", "group:plant-a", "--version", "7", (dir / "group.json").string()});
+  ASSERT_EQ(gsign.exit_code, 0) << gsign.err;
+  WriteFileBytes(dir / "group.env", gsign.out);
+  ProgramResult gpush = RunProgram({WeirBinary().string(), "config", "push", "--broker",
+                                    rig->upstream().url(), "--group", "plant-a", "--wait-device",
+                                    "gw-it", "--timeout-s", "30", (dir / "group.env").string()});
+  EXPECT_EQ(gpush.exit_code, 0) << gpush.out << gpush.err;
   ASSERT_TRUE(op.WaitLayer("group", 7, "committed")) << op.Dump();
+  // A refused push exits non-zero: the same version with other content.
+  WriteFileBytes(dir / "group.json", R"({"log_level":"error"})");
+  ProgramResult bsign =
+      RunProgram({WeirBinary().string(), "config", "sign", "--key", (dir / "op2.pem").string(),
+                  "--target", "group:plant-a", "--version", "7", (dir / "group.json").string()});
+  WriteFileBytes(dir / "bad.env", bsign.out);
+  ProgramResult bpush = RunProgram({WeirBinary().string(), "config", "push", "--broker",
+                                    rig->upstream().url(), "--group", "plant-a", "--wait-device",
+                                    "gw-it", "--timeout-s", "30", (dir / "bad.env").string()});
+  EXPECT_EQ(bpush.exit_code, 1) << bpush.out << bpush.err;
+  EXPECT_NE(bpush.out.find("version_reused"), std::string::npos) << bpush.out;
 
   ProgramResult status =
       RunProgram({WeirBinary().string(), "fleet", "status", "--broker", rig->upstream().url()});

@@ -166,6 +166,9 @@ TEST_F(FleetControlTest, TrialMarkerThenCommitPersistsTheExactBytes) {
   Json r = Reported();
   EXPECT_EQ(r["layers"]["device"]["state"], "committed");
   EXPECT_EQ(r["layers"]["device"]["applied"], 7);
+  // The verdict names the document it is about (what `weir config push` waits for).
+  EXPECT_EQ(r["layers"]["device"]["sha256"],
+            Sha256Hex(*Base64Decode(Json::parse(doc)["payload"].get<std::string>())));
   EXPECT_EQ(c->counters().applied, 1u);
   // A restart starts on the committed layer; its retained redelivery is a no-op.
   c.reset();
