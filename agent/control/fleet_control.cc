@@ -179,6 +179,7 @@ void FleetControl::ReloadKeys() {
 
 void FleetControl::Poll() {
   ConnectionUpkeep();
+  AnswerStaleWill();
   SampleHealth();
   if (trial_) JudgeTrial();
   if (!trial_) HandleInbox();
@@ -248,8 +249,10 @@ void FleetControl::ConnectionUpkeep() {
 }
 
 void FleetControl::OnConnected() {
+  // Our own status too: to see a late will of an earlier session (below).
   std::vector<transport::Subscription> subs = {
-      {DesiredTopic(options_.prefix, TargetOf(Layer::kDevice)), 1}};
+      {DesiredTopic(options_.prefix, TargetOf(Layer::kDevice)), 1},
+      {StatusTopic(options_.prefix, options_.device_id), 1}};
   if (!options_.group.empty()) {
     subs.push_back({DesiredTopic(options_.prefix, TargetOf(Layer::kGroup)), 1});
   }
@@ -258,6 +261,30 @@ void FleetControl::OnConnected() {
   }
   PublishStatus("running");
   PublishReported();  // at once: before a redelivered document moves the state on
+}
+
+// A broker may publish an earlier connection's will after this one is up (a session takeover, a
+// late keepalive expiry: mosquitto#1946). The retained status would then say "offline" while we
+// run, so an "offline" naming an older (boot_epoch, session) is answered with "running" at once
+// (the Sparkplug host STATE rule). Our own will can only be published once we are gone.
+void FleetControl::AnswerStaleWill() {
+  std::string payload;
+  {
+    std::lock_guard lock(inbox_->mu);
+    auto it = inbox_->latest.find(StatusTopic(options_.prefix, options_.device_id));
+    if (it == inbox_->latest.end()) return;
+    payload = std::move(it->second);
+    inbox_->latest.erase(it);
+  }
+  if (!connected_) return;
+  const Json s = Json::parse(payload, nullptr, false);
+  if (!s.is_object() || s.value("state", std::string()) != "offline") return;
+  const auto theirs =
+      std::make_pair(s.value("boot_epoch", uint64_t{0}), s.value("session", uint64_t{0}));
+  if (theirs < std::make_pair(options_.boot_epoch, session_)) {
+    LogInfo("control", "a late will of an earlier session said offline; status re-published");
+    PublishStatus("running");
+  }
 }
 
 void FleetControl::SampleHealth() {

@@ -133,6 +133,7 @@ class FleetControl {
 
   void ConnectionUpkeep();
   void OnConnected();
+  void AnswerStaleWill();
   void SampleHealth();
   HealthSample BaselineSample() const;
   void HandleInbox();

@@ -124,9 +124,10 @@ TEST_F(FleetControlTest, ConnectsWithWillSubscribesAndPublishesStatus) {
   EXPECT_EQ(will["session"], 1);
   EXPECT_EQ(will["boot_epoch"], 1);
   auto subs = client_->subscriptions();
-  ASSERT_EQ(subs.size(), 2u);
+  ASSERT_EQ(subs.size(), 3u);
   EXPECT_EQ(subs[0].filter, "weir/gw-17/config/desired");
-  EXPECT_EQ(subs[1].filter, "weir/fleet/plant-a/config/desired");
+  EXPECT_EQ(subs[1].filter, "weir/gw-17/status");
+  EXPECT_EQ(subs[2].filter, "weir/fleet/plant-a/config/desired");
   bool status_seen = false;
   for (const auto& p : client_->published()) {
     if (p.topic != "weir/gw-17/status") continue;
@@ -145,6 +146,33 @@ TEST_F(FleetControlTest, ConnectsWithWillSubscribesAndPublishesStatus) {
   c->Poll();
   ASSERT_EQ(wills_.size(), 2u);
   EXPECT_EQ(Json::parse(wills_[1].payload)["session"], 2);
+}
+
+TEST_F(FleetControlTest, ALateWillOfAnEarlierSessionIsAnsweredWithRunning) {
+  auto c = Open();
+  Connect(*c);
+  client_->DropConnection();
+  c->Poll();
+  clock_.Advance(std::chrono::seconds(31));
+  c->Poll();
+  client_->CompleteConnect(false);
+  c->Poll();  // session 2 is up
+  auto running_count = [&] {
+    int n = 0;
+    for (const auto& p : client_->published()) {
+      if (p.topic == "weir/gw-17/status" && Json::parse(p.payload)["state"] == "running") ++n;
+    }
+    return n;
+  };
+  const int before = running_count();
+  // Our own current will (session 2) cannot come while we run; an echo of it is not answered.
+  client_->InjectMessage("weir/gw-17/status", wills_[1].payload, 1, true);
+  c->Poll();
+  EXPECT_EQ(running_count(), before);
+  // Session 1's will, delivered late.
+  client_->InjectMessage("weir/gw-17/status", wills_[0].payload, 1, true);
+  c->Poll();
+  EXPECT_EQ(running_count(), before + 1);
 }
 
 TEST_F(FleetControlTest, TrialMarkerThenCommitPersistsTheExactBytes) {
