@@ -6,6 +6,7 @@
 #include "agent/app/config_command.h"
 #include "agent/app/detect_command.h"
 #include "agent/app/exit_codes.h"
+#include "agent/app/fleet_command.h"
 #include "agent/app/log_commands.h"
 #include "agent/app/run_command.h"
 #include "agent/app/simulate_command.h"
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
   int exit_code = weir::app::kExitOk;
   weir::app::AddRunCommand(app, &exit_code);
   weir::app::AddConfigCommand(app, &exit_code);
+  weir::app::AddFleetCommands(app, &exit_code);
   weir::app::AddLogCommands(app, &exit_code);
   weir::app::AddDetectCommand(app, &exit_code);
   weir::app::AddSimulateCommand(app, &exit_code);

@@ -15,6 +15,8 @@
 #include <thread>
 
 #include "agent/app/exit_codes.h"
+#include "agent/app/fleet_host.h"
+#include "agent/app/metrics_text.h"
 #include "agent/app/run_config.h"
 #include "agent/app/service_notify.h"
 #include "agent/app/status_file.h"
@@ -71,7 +73,7 @@ Result<std::vector<config::Override>> FlagOverrides(const RunFlags& flags) {
   return out;
 }
 
-Result<config::AgentConfig> LoadConfig(const RunFlags& flags) {
+Result<config::Sources> LocalSources(const RunFlags& flags) {
   config::Sources sources;
   if (!flags.config_file.empty()) {
     auto text = platform::ReadFile(flags.config_file, kMaxConfigFileBytes);
@@ -83,7 +85,18 @@ Result<config::AgentConfig> LoadConfig(const RunFlags& flags) {
   }
   sources.environ_entries = Environment();
   WEIR_ASSIGN_OR_RETURN(sources.flags, FlagOverrides(flags));
-  return config::Load(sources);
+  return sources;
+}
+
+// file < fleet group < fleet device < environment < flags (agent/control/admission.h); without
+// `layers`, the local config alone.
+Result<config::AgentConfig> LoadConfig(const RunFlags& flags,
+                                       const control::RemoteLayers* layers = nullptr) {
+  WEIR_ASSIGN_OR_RETURN(config::Sources sources, LocalSources(flags));
+  if (layers == nullptr) return config::Load(sources);
+  control::Composed c = control::Compose(sources, *layers);
+  if (!c.ok()) return InvalidArgument(c.refusal.detail);
+  return std::move(*c.config);
 }
 
 // Counts starts of the agent on this state directory: the envelope's boot_epoch, which tells a
@@ -116,8 +129,19 @@ Result<pipeline::DetectStageOptions> DetectOptionsFrom(const config::AgentConfig
 // Writes status.json and keeps the rates between calls.
 class StatusWriter {
  public:
-  StatusWriter(std::string device, std::filesystem::path path, const Clock& clock)
-      : device_(std::move(device)), path_(std::move(path)), clock_(clock), start_(clock.Now()) {}
+  StatusWriter(std::string device, std::filesystem::path path, std::filesystem::path metrics,
+               const Clock& clock)
+      : device_(std::move(device)),
+        path_(std::move(path)),
+        metrics_path_(std::move(metrics)),
+        clock_(clock),
+        start_(clock.Now()) {}
+
+  // Fleet control's counters for the next Write.
+  void NoteFleet(const control::ControlCounters& counters) {
+    fleet_ = counters;
+    fleet_enabled_ = true;
+  }
 
   // Counts a SIGHUP's outcome for the next Write.
   void NoteReload(const Status& result) {
@@ -130,6 +154,23 @@ class StatusWriter {
   }
 
   void Write(const pipeline::Pipeline& p, const std::string& state) {
+    // No fsync of the directory each second: the file is advisory and rewritten constantly.
+    const Status s = platform::WriteFileAtomically(path_, Render(p, state));
+    if (!s.ok() && !warned_) {
+      LogWarn("agent", "status file not written: " + s.ToString());
+      warned_ = true;
+    }
+    if (metrics_path_.empty()) return;
+    const Status m = platform::WriteFileAtomically(
+        metrics_path_, RenderMetricsText(last_snapshot_, last_context_), 0644);
+    if (!m.ok() && !metrics_warned_) {
+      LogWarn("agent", "control.metrics_textfile not written: " + m.ToString());
+      metrics_warned_ = true;
+    }
+  }
+
+  // The status document (also published upstream by fleet control); updates the rates.
+  std::string Render(const pipeline::Pipeline& p, const std::string& state) {
     const auto snap = p.Snapshot();
     const auto now = clock_.Now();
     StatusContext c;
@@ -140,6 +181,10 @@ class StatusWriter {
     c.reloads_applied = reloads_applied_;
     c.reloads_refused = reloads_refused_;
     c.last_reload_error = last_reload_error_;
+    c.fleet_enabled = fleet_enabled_;
+    c.fleet_applied = fleet_.applied;
+    c.fleet_refused = fleet_.refused;
+    c.fleet_rolled_back = fleet_.rolled_back;
     const double dt = std::chrono::duration<double>(now - last_at_).count();
     if (has_last_ && dt > 0) {
       c.ingest_readings_per_s = static_cast<double>(snap.ingest_readings - last_ingest_) / dt;
@@ -149,17 +194,16 @@ class StatusWriter {
     last_at_ = now;
     last_ingest_ = snap.ingest_readings;
     last_fwd_ = snap.forward.readings_acked;
-    // No fsync of the directory each second: the file is advisory and rewritten constantly.
-    const Status s = platform::WriteFileAtomically(path_, RenderStatusJson(snap, c));
-    if (!s.ok() && !warned_) {
-      LogWarn("agent", "status file not written: " + s.ToString());
-      warned_ = true;
-    }
+    std::string json = RenderStatusJson(snap, c);
+    last_snapshot_ = std::move(snap);
+    last_context_ = std::move(c);
+    return json;
   }
 
  private:
   const std::string device_;
   const std::filesystem::path path_;
+  const std::filesystem::path metrics_path_;  // "" when off
   const Clock& clock_;
   const Clock::TimePoint start_;
   Clock::TimePoint last_at_{};
@@ -170,6 +214,11 @@ class StatusWriter {
   uint64_t reloads_refused_ = 0;
   std::string last_reload_error_;
   bool warned_ = false;
+  bool metrics_warned_ = false;
+  control::ControlCounters fleet_;
+  bool fleet_enabled_ = false;
+  pipeline::PipelineSnapshot last_snapshot_;
+  StatusContext last_context_;
 };
 
 // What systemd is told about the pipeline (service_notify.h). A connect attempt has ended once
@@ -192,10 +241,9 @@ ServiceHealth HealthOf(const pipeline::Pipeline& p, const ServiceNotifier& servi
   return h;
 }
 
-// Re-reads the config (file < environment < flags) and applies what is live. OK when applied (or
-// nothing changed); otherwise the error, with the running config kept (the caller logs it).
-Status Reload(const RunFlags& flags, config::AgentConfig& current, pipeline::Pipeline& p) {
-  WEIR_ASSIGN_OR_RETURN(auto next, LoadConfig(flags));
+// Applies what is live of `next` (SIGHUP and fleet control share this path). OK when applied (or
+// nothing changed); otherwise the error, with the running config kept.
+Status ApplyLive(config::AgentConfig next, config::AgentConfig& current, pipeline::Pipeline& p) {
   const auto changes = config::Diff(current, next);
   if (changes.empty()) {
     LogInfo("agent", "reload: no changes");
@@ -220,6 +268,41 @@ Status Reload(const RunFlags& flags, config::AgentConfig& current, pipeline::Pip
            std::move(new_detect));
   current = std::move(next);
   return Status::Ok();
+}
+
+// Re-reads the config (file < fleet layers < environment < flags) and applies what is live. OK when
+// applied (or nothing changed); otherwise the error, with the running config kept (the caller logs
+// it).
+Status Reload(const RunFlags& flags, const control::FleetControl* control,
+              config::AgentConfig& current, pipeline::Pipeline& p) {
+  const control::RemoteLayers layers = control ? control->layers() : control::RemoteLayers{};
+  WEIR_ASSIGN_OR_RETURN(auto next, LoadConfig(flags, control ? &layers : nullptr));
+  return ApplyLive(std::move(next), current, p);
+}
+
+// Opens fleet control when control.enabled, and layers its committed documents into `config`.
+// Fleet control failing to open is logged, and the agent runs on its local config without it.
+std::unique_ptr<control::FleetControl> OpenFleetControl(const RunFlags& flags, FleetHost& host,
+                                                        uint64_t boot_epoch,
+                                                        config::AgentConfig& config) {
+  if (!config.control().enabled()) return nullptr;
+  auto opened = control::FleetControl::Open(ControlOptionsFrom(config, boot_epoch), host,
+                                            ControlClientFactory(config), SystemClock::Instance());
+  if (!opened.ok()) {
+    LogError("agent", "fleet control is off: " + opened.status().ToString());
+    return nullptr;
+  }
+  for (const std::string& note : (*opened)->notes()) LogWarn("control", note);
+  const control::RemoteLayers layers = (*opened)->layers();
+  if (layers.group || layers.device) {
+    auto effective = LoadConfig(flags, &layers);
+    if (effective.ok()) {
+      config = std::move(*effective);
+    } else {
+      LogError("agent", "fleet layers not used: " + effective.status().message());
+    }
+  }
+  return std::move(*opened);
 }
 
 // After the first SIGTERM: a second one (or SIGINT) ends the process at once. Committed records
@@ -260,6 +343,21 @@ int RunAgent(const RunFlags& flags) {
     return lock.status().code() == StatusCode::kAlreadyExists ? kExitLocked : kExitFailure;
   }
   const Clock& clock = SystemClock::Instance();
+  const uint64_t boot_epoch = NextBootEpoch(state_dir);
+  StatusWriter status(config.device_id(), StatusPathIn(state_dir),
+                      config.control().metrics_textfile(), clock);
+  pipeline::Pipeline* running = nullptr;  // set once the pipeline runs
+  FleetHost host([&flags] { return LocalSources(flags); },
+                 [&config, &running](const config::AgentConfig& next) {
+                   if (running == nullptr) return FailedPrecondition("the pipeline is not running");
+                   return ApplyLive(next, config, *running);
+                 },
+                 [&status, &running] {
+                   return running ? status.Render(*running, "running") : std::string("{}");
+                 },
+                 clock);
+  std::unique_ptr<control::FleetControl> control =
+      OpenFleetControl(flags, host, boot_epoch, config);
   auto log = store::Log::Open(LogOptionsFrom(config), clock);
   if (!log.ok()) {
     LogError("agent", "opening the log: " + log.status().ToString());
@@ -287,7 +385,7 @@ int RunAgent(const RunFlags& flags) {
   options.routes = std::move(*routes);
   options.max_payload_bytes = config.ingest().max_payload_bytes();
   options.forward.device_id = config.device_id();
-  options.forward.boot_epoch = NextBootEpoch(state_dir);
+  options.forward.boot_epoch = boot_epoch;
   options.forward.data_topic = DataTopic(config);
   options.forward.defects_topic = DefectsTopic(config);
   options.forward.settings = ForwarderSettingsFrom(config);
@@ -321,25 +419,43 @@ int RunAgent(const RunFlags& flags) {
                        config.ingest().local().url() + ", upstream " +
                        config.upstream().broker().url() + ", state " + state_dir.string());
 
-  StatusWriter status(config.device_id(), StatusPathIn(state_dir), clock);
   status.Write(p, "running");
   ServiceNotifier service(platform::SystemdNotifier::FromEnvironment(), clock);
+  running = &p;
+  host.Attach(&p, service.stall_limit());
+  bool reload_deferred = false;  // a SIGHUP during a fleet trial waits for its end
   platform::SignalWaiter waiter;
   int exit_code = kExitOk;
   auto next_status = clock.Now() + std::chrono::seconds(1);
+  auto reload = [&] {
+    const Status reloaded = Reload(flags, control.get(), config, p);
+    if (!reloaded.ok()) {
+      LogError("agent", "reload refused, keeping the running config: " + reloaded.message());
+    }
+    status.NoteReload(reloaded);
+    status.Write(p, "running");  // at once: whoever sent the signal can see the outcome
+  };
   while (true) {
+    if (control) {
+      control->Poll();
+      status.NoteFleet(control->counters());
+      if (reload_deferred && !control->in_trial()) {
+        reload_deferred = false;
+        reload();
+      }
+    }
     if (service.enabled()) service.Update(HealthOf(p, service, clock));
     const auto wait = service.NextUpdateIn(
         std::chrono::duration_cast<std::chrono::milliseconds>(next_status - clock.Now()));
     auto sig = waiter.Wait(std::max(wait, std::chrono::milliseconds(1)));
     if (sig.ok() && sig->has_value()) {
       if (**sig == SIGHUP) {
-        const Status reloaded = Reload(flags, config, p);
-        if (!reloaded.ok()) {
-          LogError("agent", "reload refused, keeping the running config: " + reloaded.message());
+        if (control) control->ReloadKeys();
+        if (control && control->in_trial()) {
+          reload_deferred = true;
+        } else {
+          reload();
         }
-        status.NoteReload(reloaded);
-        status.Write(p, "running");  // at once: whoever sent the signal can see the outcome
         continue;
       }
       LogInfo("agent", std::string("signal ") + strsignal(**sig) + ": draining");
@@ -354,6 +470,7 @@ int RunAgent(const RunFlags& flags) {
       next_status = clock.Now() + std::chrono::seconds(1);
     }
   }
+  if (control) control->Stop(std::chrono::seconds(1));
   status.Write(p, "draining");
   service.Stopping(exit_code == kExitOk ? "draining" : "stopping after a store error");
   std::atomic<bool> done{false};

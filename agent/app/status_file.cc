@@ -100,6 +100,11 @@ std::string RenderStatusJson(const pipeline::PipelineSnapshot& s, const StatusCo
   doc["reload"] = {{"applied", c.reloads_applied},
                    {"refused", c.reloads_refused},
                    {"last_error", c.last_reload_error}};
+  if (c.fleet_enabled) {
+    doc["fleet"] = {{"applied", c.fleet_applied},
+                    {"refused", c.fleet_refused},
+                    {"rolled_back", c.fleet_rolled_back}};
+  }
   return doc.dump(2) + "\n";
 }
 

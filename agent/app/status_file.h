@@ -22,6 +22,11 @@ struct StatusContext {
   uint64_t reloads_applied = 0;
   uint64_t reloads_refused = 0;
   std::string last_reload_error;
+  // Fleet control (agent/control): documents committed, refused and rolled back since start.
+  bool fleet_enabled = false;
+  uint64_t fleet_applied = 0;
+  uint64_t fleet_refused = 0;
+  uint64_t fleet_rolled_back = 0;
 };
 
 // The status document as pretty JSON. Pure.

@@ -14,9 +14,20 @@ namespace weir::app {
 namespace {
 
 const std::vector<std::vector<std::string>> kCommands = {
-    {"run"},           {"status"},        {"config", "check"},     {"log", "stats"},
-    {"log", "export"}, {"log", "import"}, {"log", "dead-letters"}, {"detect"},
-    {"simulate"},      {"sink"},
+    {"run"},
+    {"status"},
+    {"config", "check"},
+    {"log", "stats"},
+    {"log", "export"},
+    {"log", "import"},
+    {"log", "dead-letters"},
+    {"detect"},
+    {"simulate"},
+    {"sink"},
+    {"config", "keygen"},
+    {"config", "sign"},
+    {"config", "push"},
+    {"fleet", "status"},
 };
 
 TEST(ManPage, DocumentsEveryFlagOfEverySubcommand) {
