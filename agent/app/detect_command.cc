@@ -48,7 +48,7 @@ int DetectFile(const DetectOptions& o, const fs::path& in, const fs::path& out,
     std::cerr << "weir detect: cannot write " << out.string() << "\n";
     return kExitFailure;
   }
-  w << "timestamp,value,anomaly_score\n";
+  w << "timestamp,value,anomaly_score,incident\n";
   detect::Engine engine(o.engine);
   std::vector<Defect> defects;
   Reading r;
@@ -66,16 +66,23 @@ int DetectFile(const DetectOptions& o, const fs::path& in, const fs::path& out,
     std::snprintf(score_text, sizeof(score_text), "%.6f", score);
     // Repeat the input's own timestamp and value text, as NAB's scorer compares timestamps.
     const auto& fields = reader->raw_fields();
+    const bool incident = engine.IncidentOpen(r.sensor);
     w << fields[static_cast<size_t>(reader->time_column())] << ','
-      << fields[static_cast<size_t>(reader->value_column())] << ',' << score_text << '\n';
+      << fields[static_cast<size_t>(reader->value_column())] << ',' << score_text << ','
+      << (incident ? '1' : '0') << '\n';
     for (const Defect& d : defects) {
       if (defects_out != nullptr) {
         *defects_out << in.string() << ',' << d.sensor << ','
                      << codec::FormatRfc3339(d.detected_at_us) << ','
-                     << codec::DefectKindName(d.kind) << ',' << d.detector << ',' << d.score
+                     << codec::DefectKindName(d.kind) << ',' << d.detector << ',' << d.score << ','
+                     << codec::IncidentPhaseName(d.phase) << ','
+                     << (d.phase == IncidentPhase::kNone ? ""
+                                                         : codec::FormatIncidentId(d.incident_id))
                      << ",\"" << d.message << "\"\n";
       }
-      if (series != nullptr) series->defects.push_back({d.detected_at_us, r.value});
+      if (series != nullptr && d.phase != IncidentPhase::kClose) {
+        series->defects.push_back({d.detected_at_us, r.value});
+      }
     }
     if (series != nullptr) {
       series->t.push_back(r.time_us);
@@ -253,7 +260,7 @@ int RunDetect(const DetectOptions& o) {
       std::cerr << "weir detect: cannot write " << o.defects.string() << "\n";
       return kExitFailure;
     }
-    defects_out << "file,sensor,detected_at,kind,detector,score,message\n";
+    defects_out << "file,sensor,detected_at,kind,detector,score,phase,incident_id,message\n";
   }
   Series series;
   std::string plotted;
@@ -287,6 +294,7 @@ void AddDetectCommand(CLI::App& app, int* exit_code) {
   auto holdoff_s = std::make_shared<double>(300);
   auto limits = std::make_shared<std::vector<double>>();
   auto dropout_s = std::make_shared<double>(0);
+  auto close_after_s = std::make_shared<double>(300);
   CLI::App* cmd = app.add_subcommand(
       "detect", "Run the detectors offline over a timestamp,value CSV file or a tree of them");
   cmd->add_option("input", options->input, "CSV file or directory of them")->required();
@@ -295,7 +303,11 @@ void AddDetectCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--threshold", options->engine.fallback.auto_score.threshold,
                   "auto score at which a defect is raised")
       ->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--holdoff", *holdoff_s, "seconds a detector stays quiet after a defect");
+  cmd->add_option("--holdoff", *holdoff_s,
+                  "seconds a detector stays quiet after a defect (with --incident-close-after 0)");
+  cmd->add_option("--incident-close-after", *close_after_s,
+                  "seconds without a finding that close an incident; 0: one defect per finding")
+      ->check(CLI::Range(0.0, 86400.0 * 365));
   cmd->add_option("--limits", *limits, "static limits MIN MAX")->expected(2);
   cmd->add_option("--spike-z", options->engine.fallback.spike.z,
                   "enable the spike detector with this robust z-score");
@@ -313,6 +325,8 @@ void AddDetectCommand(CLI::App& app, int* exit_code) {
   cmd->callback([=]() {
     detect::DetectorConfig& c = options->engine.fallback;
     c.holdoff_us = static_cast<TimeMicros>(*holdoff_s * detect::kSecond);
+    options->engine.incident_close_after_us =
+        static_cast<TimeMicros>(*close_after_s * detect::kSecond);
     if (limits->size() == 2) c.limits = {true, (*limits)[0], (*limits)[1]};
     c.spike.enabled = cmd->count("--spike-z") > 0;
     c.flatline.enabled = cmd->count("--flatline") > 0;

@@ -1,6 +1,7 @@
 // `weir detect`: runs the detection engine offline over a `timestamp,value` CSV file (as in NAB)
-// or a directory tree of them, writes `timestamp,value,anomaly_score` per row (the input's own
-// timestamp and value text, the `auto` score), and can draw one series with its detections and
+// or a directory tree of them, writes `timestamp,value,anomaly_score,incident` per row (the
+// input's own timestamp and value text, the `auto` score, 1 while the sensor has an open
+// incident: agent/detect/incident.h), and can draw one series with its detections and
 // labelled windows as SVG or HTML.
 //
 // RunDetect blocks on file I/O; it is not reentrant-safe only in that two calls must not write the

@@ -175,6 +175,7 @@ Result<DetectSettings> DetectSettingsFrom(const config::AgentConfig& config) {
   out.enabled = d.enabled();
   out.publish_local = d.publish_local();
   out.engine.max_sensors = d.max_sensors();
+  out.engine.incident_close_after_us = Seconds(d.incident_close_after_s());
   for (const v1::DetectRule& r : d.rules()) {
     out.engine.rules.push_back({r.pattern(), DetectorFrom(r)});
     out.aggregates.emplace_back(r.pattern(), AggregateFrom(r.aggregate()));

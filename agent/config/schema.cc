@@ -473,6 +473,17 @@ constexpr std::array kSchema = {
             .remote = true,
             .description =
                 "Sensors tracked at most; readings of further sensors skip detection (counted)."},
+    KeySpec{.path = "detect.incident_close_after_s",
+            .type = kUint32,
+            .default_text = "300",
+            .min = 0,
+            .max = kDay,
+            .apply = kLive,
+            .remote = true,
+            .description = "A sensor's (or group's) incident closes after this long without a "
+                           "finding; further findings while it is open update it. An `open` and "
+                           "a `close` record per incident. 0: one defect per finding past the "
+                           "hold-off."},
     KeySpec{.path = "detect.rules",
             .type = kList,
             .default_text = "[]",

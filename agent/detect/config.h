@@ -103,6 +103,11 @@ struct EngineConfig {
   std::vector<SensorRule> rules;  // first match wins
   DetectorConfig fallback;        // for sensors no rule matches
   uint32_t max_sensors = 10'000;  // readings of further sensors are counted and dropped
+  // Incidents (incident.h): > 0 turns findings into open/close records per sensor, closing after
+  // a sensor has had no finding for this long (event time); hold-off then does not apply. 0 (the
+  // library's default, for callers that want every finding) raises one defect per finding past
+  // the hold-off, as before incidents existed. The agent's default is 300 s (config schema).
+  TimeMicros incident_close_after_us = 0;
 };
 
 // Returns OK or InvalidArgument naming the bad field ("rules[2].spike.window: ...").

@@ -58,6 +58,11 @@ struct DetectCounters {
       0;                    // local broker down or window full: still logged and forwarded
   uint64_t aggregates = 0;  // aggregate readings made
   uint64_t sensors = 0;
+  uint64_t incidents_opened = 0;
+  uint64_t incidents_closed = 0;
+  // The oldest open incidents (at most kMaxListedIncidents), refreshed every tick.
+  std::vector<detect::OpenIncident> open_incidents;
+  uint64_t incidents_open = 0;  // all of them, listed or not
   // Arrival of the triggering message to the local publish call, over the last 1,024 defects.
   double local_latency_p50_ms = 0;
   double local_latency_p99_ms = 0;
@@ -65,6 +70,7 @@ struct DetectCounters {
 
 class DetectStage final : public DetectHook {
  public:
+  static constexpr size_t kMaxListedIncidents = 32;
   // `local` may be null (no local publishing); it and `clock` must outlive the stage.
   DetectStage(DetectStageOptions options, transport::MqttClient* local, const Clock& clock);
 

@@ -53,10 +53,34 @@ TEST(DetectCommandTest, WritesOneScoredRowPerInputRowWithTheOriginalText) {
   ASSERT_EQ(RunDetect(o), kExitOk);
   const auto lines = Lines(o.output);
   ASSERT_EQ(lines.size(), 401u);
-  EXPECT_EQ(lines[0], "timestamp,value,anomaly_score");
-  EXPECT_EQ(lines[1], "2014-04-01 00:00:00,20,0.000000");
+  EXPECT_EQ(lines[0], "timestamp,value,anomaly_score,incident");
+  EXPECT_EQ(lines[1], "2014-04-01 00:00:00,20,0.000000,0");
   EXPECT_EQ(lines[301].substr(0, 23), "2014-04-02 01:00:00,90,");
   EXPECT_GT(std::stod(lines[301].substr(23)), 0.95);
+}
+
+TEST(DetectCommandTest, IncidentColumnIsOneWhileOpenAndDefectsHaveOpenAndClose) {
+  testing::TempDir dir;
+  Write(dir / "in.csv", Series());
+  DetectOptions o;
+  o.input = dir / "in.csv";
+  o.output = dir / "out.csv";
+  o.defects = dir / "defects.csv";
+  o.engine.incident_close_after_us = 600 * detect::kSecond;  // two 5-minute rows
+  o.quiet = true;
+  ASSERT_EQ(RunDetect(o), kExitOk);
+  const auto lines = Lines(o.output);
+  ASSERT_EQ(lines.size(), 401u);
+  for (size_t i = 1; i < lines.size(); ++i) {
+    const char want = i == 301 || i == 302 ? '1' : '0';  // closes at the row 600 s on
+    EXPECT_EQ(lines[i].back(), want) << "row " << i << ": " << lines[i];
+  }
+  const auto defects = Lines(o.defects);
+  ASSERT_EQ(defects.size(), 3u);
+  EXPECT_NE(defects[1].find(",open,"), std::string::npos) << defects[1];
+  EXPECT_NE(defects[2].find(",close,"), std::string::npos) << defects[2];
+  const std::string id = defects[1].substr(defects[1].find(",open,") + 6, 16);
+  EXPECT_NE(defects[2].find(id), std::string::npos);
 }
 
 TEST(DetectCommandTest, DirectoryInputIsMirroredAndDefectsAndPlotAreWritten) {
