@@ -7,6 +7,7 @@
 
 #include "agent/detect/auto_score.h"
 #include "agent/detect/detectors.h"
+#include "agent/detect/group.h"
 #include "agent/detect/incident.h"
 #include "agent/detect/window.h"
 
@@ -75,9 +76,17 @@ struct Engine::SensorState {
   TimeMicros last_t = kNever;
   bool dropout_reported = false;
   std::unique_ptr<Incident> incident;  // while one is open (incidents on)
+  int32_t group = -1;                  // index in the GroupEngine, -1: in no group
+  uint32_t member = 0;
 };
 
-Engine::Engine(EngineConfig config) : config_(std::move(config)) {}
+Engine::Engine(EngineConfig config) : config_(std::move(config)) {
+  if (!config_.groups.empty()) {
+    groups_ = std::make_unique<GroupEngine>(config_.groups, config_.incident_close_after_us > 0
+                                                                ? config_.incident_close_after_us
+                                                                : kGroupCloseAfterDefault);
+  }
+}
 Engine::~Engine() = default;
 
 size_t Engine::StateBytesPerSensor(const DetectorConfig& c) {
@@ -102,6 +111,12 @@ Engine::SensorState* Engine::Lookup(const std::string& sensor) {
   if (it != sensors_.end()) return it->second.get();
   if (sensors_.size() >= config_.max_sensors) return nullptr;
   auto state = std::make_unique<SensorState>(sensor, ConfigFor(sensor));
+  if (groups_ != nullptr) {
+    if (auto where = groups_->Join(sensor)) {
+      state->group = static_cast<int32_t>(where->first);
+      state->member = where->second;
+    }
+  }
   SensorState* raw = state.get();
   sensors_.emplace(sensor, std::move(state));
   return raw;
@@ -156,9 +171,22 @@ void Engine::MaybeClose(SensorState& s, TimeMicros now, std::vector<Defect>* out
   ++counters_.defects;
 }
 
+void Engine::CountGroupDefects(const std::vector<Defect>& out, size_t from) {
+  for (size_t i = from; i < out.size(); ++i) {
+    ++counters_.defects;
+    if (out[i].phase == IncidentPhase::kOpen) ++counters_.incidents_opened;
+    if (out[i].phase == IncidentPhase::kClose) ++counters_.incidents_closed;
+  }
+}
+
 bool Engine::IncidentOpen(const std::string& sensor) const {
   auto it = sensors_.find(sensor);
-  return it != sensors_.end() && it->second->incident != nullptr;
+  if (it != sensors_.end() && it->second->incident != nullptr) return true;
+  if (groups_ == nullptr) return false;
+  for (const GroupDetector& g : groups_->groups()) {
+    if (g.config().name == sensor) return g.incident().open();
+  }
+  return false;
 }
 
 std::vector<OpenIncident> Engine::OpenIncidents(size_t max) const {
@@ -168,6 +196,14 @@ std::vector<OpenIncident> Engine::OpenIncidents(size_t max) const {
     const Incident& i = *s->incident;
     open.push_back(
         {i.id(), id, i.detector(), i.opened_at(), i.last_firing(), i.peak(), i.firings()});
+  }
+  if (groups_ != nullptr) {
+    for (const GroupDetector& g : groups_->groups()) {
+      const Incident& i = g.incident();
+      if (!i.open()) continue;
+      open.push_back({i.id(), g.config().name, i.detector(), i.opened_at(), i.last_firing(),
+                      i.peak(), i.firings()});
+    }
   }
   std::sort(open.begin(), open.end(), [](const OpenIncident& a, const OpenIncident& b) {
     return a.opened_at_us < b.opened_at_us;
@@ -228,6 +264,11 @@ double Engine::Observe(const Reading& r, std::vector<Defect>* out,
   s->dropout_reported = false;
   s->last_t = r.time_us;
   MaybeClose(*s, r.time_us, out);
+  if (s->group >= 0) {
+    const size_t before = out->size();
+    groups_->ObserveReading({static_cast<uint32_t>(s->group), s->member}, r.time_us, r.value, out);
+    CountGroupDefects(*out, before);
+  }
   const auto capacity = static_cast<uint32_t>(s->recent.size());
   if (capacity > 0) {
     s->recent[s->recent_next] = {r.time_us, r.value};
@@ -252,6 +293,11 @@ double Engine::Observe(const Reading& r, std::vector<Defect>* out,
 
 void Engine::AdvanceTime(TimeMicros now, std::vector<Defect>* out,
                          std::vector<ClosedWindow>* windows) {
+  if (groups_ != nullptr) {
+    const size_t before = out->size();
+    groups_->AdvanceTime(now, out);
+    CountGroupDefects(*out, before);
+  }
   std::vector<WindowResult> closed;
   for (auto& [id, state] : sensors_) {
     SensorState& s = *state;
@@ -350,6 +396,7 @@ Status Validate(const EngineConfig& config) {
   if (config.incident_close_after_us < 0) {
     return InvalidArgument("incident_close_after: must be >= 0");
   }
+  WEIR_RETURN_IF_ERROR(ValidateGroups(config.groups));
   return Status::Ok();
 }
 

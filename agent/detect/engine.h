@@ -18,7 +18,8 @@
 
 namespace weir::detect {
 
-struct Finding;  // detectors.h
+struct Finding;     // detectors.h
+class GroupEngine;  // group.h
 
 struct ClosedWindow {
   std::string sensor;
@@ -77,6 +78,11 @@ class Engine {
   // and the allocator's own overhead): 1,160 for the default (`auto` only) on x86-64.
   static size_t StateBytesPerSensor(const DetectorConfig& config);
 
+  // The multivariate groups (config.groups), null when there are none. Group defects come out
+  // of Observe() and AdvanceTime() with the sensors' own.
+  GroupEngine* groups() { return groups_.get(); }
+  const GroupEngine* groups() const { return groups_.get(); }
+
  private:
   struct SensorState;
   SensorState* Lookup(const std::string& sensor);
@@ -87,10 +93,13 @@ class Engine {
   void RunDetectors(SensorState& s, const Reading& r, std::vector<Defect>* out);
   // Emits the close record of s's incident when it has been quiet for close_after by `now`.
   void MaybeClose(SensorState& s, TimeMicros now, std::vector<Defect>* out);
+  // Counts the group defects appended to *out from index `from`.
+  void CountGroupDefects(const std::vector<Defect>& out, size_t from);
 
   EngineConfig config_;
   std::unordered_map<std::string, std::unique_ptr<SensorState>> sensors_;
   EngineCounters counters_;
+  std::unique_ptr<GroupEngine> groups_;
 };
 
 }  // namespace weir::detect
