@@ -12,6 +12,7 @@
 #include <system_error>
 #include <vector>
 
+#include "agent/app/detect_group.h"
 #include "agent/app/exit_codes.h"
 #include "agent/codec/csv.h"
 #include "agent/codec/defect_codec.h"
@@ -197,13 +198,14 @@ std::string Svg(const Series& s, const std::vector<std::pair<TimeMicros, TimeMic
   return svg + "</svg>\n";
 }
 
-int WritePlot(const DetectOptions& o, const Series& s, const std::string& rel) {
+// `svg` is drawn already (a group file) or empty (draw `s`).
+int WritePlot(const DetectOptions& o, const Series& s, const std::string& rel, std::string svg) {
   int code = kExitOk;
   std::vector<std::pair<TimeMicros, TimeMicros>> labels;
-  if (!o.labels.empty()) labels = LoadLabels(o.labels, rel, &code);
+  if (!o.labels.empty() && svg.empty()) labels = LoadLabels(o.labels, rel, &code);
   if (code != kExitOk) return code;
   std::ofstream out(o.plot, std::ios::binary | std::ios::trunc);
-  const std::string svg = Svg(s, labels);
+  if (svg.empty()) svg = Svg(s, labels);
   if (o.plot.extension() == ".html") {
     out << "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>weir detect: " << rel
         << "</title></head><body>\n"
@@ -263,7 +265,7 @@ int RunDetect(const DetectOptions& o) {
     defects_out << "file,sensor,detected_at,kind,detector,score,phase,incident_id,message\n";
   }
   Series series;
-  std::string plotted;
+  std::string plotted, group_svg;
   for (const auto& [rel, in, out] : files) {
     const bool plot_this = !o.plot.empty() && plotted.empty() &&
                            (o.plot_series.empty() || o.plot_series == rel ||
@@ -272,8 +274,14 @@ int RunDetect(const DetectOptions& o) {
       plotted = rel;
       series.name = rel;
     }
-    const int code = DetectFile(o, in, out, o.defects.empty() ? nullptr : &defects_out,
-                                plot_this ? &series : nullptr);
+    std::ostream* d_out = o.defects.empty() ? nullptr : &defects_out;
+    // A machine's CSV (several value columns) is one multivariate group: detect_group.h.
+    const int code = IsGroupCsv(in)
+                         ? DetectGroupFile({o.group, o.engine.incident_close_after_us > 0
+                                                         ? o.engine.incident_close_after_us
+                                                         : detect::kGroupCloseAfterDefault},
+                                           in, out, d_out, plot_this ? &group_svg : nullptr)
+                         : DetectFile(o, in, out, d_out, plot_this ? &series : nullptr);
     if (code != kExitOk) return code;
   }
   if (!o.plot.empty()) {
@@ -281,7 +289,7 @@ int RunDetect(const DetectOptions& o) {
       std::cerr << "weir detect: --plot-series " << o.plot_series << " matches no input file\n";
       return kExitUsage;
     }
-    if (int code = WritePlot(o, series, plotted); code != kExitOk) return code;
+    if (int code = WritePlot(o, series, plotted, group_svg); code != kExitOk) return code;
   }
   if (!o.quiet) {
     std::cerr << "weir detect: " << files.size() << " file(s) -> " << o.output.string() << "\n";
@@ -321,6 +329,12 @@ void AddDetectCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--plot-series", options->plot_series,
                   "with a directory input: which file to plot (relative path or name)");
   cmd->add_option("--labels", options->labels, "NAB combined_windows.json to shade on the plot");
+  cmd->add_option("--learn-rows", options->group.learn_rows,
+                  "machine CSVs (several value columns): rows of normal operation to learn from")
+      ->check(CLI::Range(20u, 100'000'000u));
+  cmd->add_option("--persistence", options->group.persistence,
+                  "machine CSVs: consecutive rows beyond a control limit before an incident")
+      ->check(CLI::Range(1u, 1'000'000u));
   cmd->add_flag("-q,--quiet", options->quiet, "no summary on stderr");
   cmd->callback([=]() {
     detect::DetectorConfig& c = options->engine.fallback;

@@ -112,7 +112,7 @@ struct GroupConfig {
   uint32_t learn_rows = 1800;
   TimeMicros learn_time_us = 0;
   double variance = 0.9;     // PCA keeps components explaining this share of the variance
-  double alpha = 0.001;      // theoretical per-row false alarm rate of the control limits
+  double alpha = 1e-5;       // per-row false alarm rate the control limits are set for
   uint32_t persistence = 3;  // consecutive grid rows beyond a limit before the group fires
   uint32_t top = 3;          // sensors named in a group defect
 };

@@ -56,7 +56,7 @@ void GroupDetector::Relearn() {
   model_.reset();
   learn_rows_ = 0;
   learn_start_ = kNever;
-  max_t2_ratio_ = max_q_ratio_ = 0;
+  cal_t2_ = cal_q_ = PcaModel::Moments{};
   run_ = 0;
 }
 
@@ -143,14 +143,14 @@ void GroupDetector::Learn(TimeMicros t, std::span<const double> values) {
   bool present[kMaxGroupSensors];
   std::fill(present, present + p, true);
   const MspcScore s = model_->Score(values, std::span<const bool>(present, p), &contributions_);
-  max_t2_ratio_ = std::max(max_t2_ratio_, s.t2_ratio);
-  max_q_ratio_ = std::max(max_q_ratio_, s.q_ratio);
+  cal_t2_.Add(s.t2);
+  cal_q_.Add(s.q);
   const uint64_t want =
       std::max<uint64_t>(config_.learn_rows - config_.learn_rows / 2, kMinCalibrationRows);
   const bool done = by_time ? elapsed >= config_.learn_time_us && learn_rows_ >= kMinCalibrationRows
                             : learn_rows_ >= want;
   if (done) {
-    model_->Calibrate(max_t2_ratio_, max_q_ratio_);
+    model_->Calibrate(cal_t2_, cal_q_);
     phase_ = GroupPhase::kDetecting;
   }
 }

@@ -106,8 +106,8 @@ class GroupDetector {
   std::unique_ptr<CovarianceAccumulator> acc_;  // while fitting
   std::optional<PcaModel> model_;
   uint64_t learn_rows_ = 0;
-  double max_t2_ratio_ = 0, max_q_ratio_ = 0;  // calibration
-  uint32_t run_ = 0;                           // consecutive rows beyond a limit
+  PcaModel::Moments cal_t2_, cal_q_;  // calibration
+  uint32_t run_ = 0;                  // consecutive rows beyond a limit
   TimeMicros run_start_ = 0;
   Incident incident_;
   GroupCounters counters_;

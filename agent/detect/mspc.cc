@@ -143,6 +143,7 @@ PcaModel PcaModel::Fit(const CovarianceAccumulator& acc, double variance, double
   for (size_t j = 0; j < p; ++j) {
     for (size_t a = 0; a < m.k_; ++a) m.loadings_[j * m.k_ + a] = vectors[j * p + a];
   }
+  m.alpha_ = alpha;
   m.t2_limit_ = ChiSquareQuantile(static_cast<double>(m.k_), 1 - alpha);
   double theta1 = 0, theta2 = 0;
   for (size_t a = m.k_; a < p; ++a) {
@@ -191,9 +192,28 @@ MspcScore PcaModel::Score(std::span<const double> row, std::span<const bool> pre
   return s;
 }
 
-void PcaModel::Calibrate(double max_t2_ratio, double max_q_ratio) {
-  t2_limit_ *= std::max(1.0, max_t2_ratio);
-  q_limit_ *= std::max(1.0, max_q_ratio);
+void PcaModel::Moments::Add(double x) {
+  ++n;
+  const double d = x - mean;
+  mean += d / static_cast<double>(n);
+  m2 += d * (x - mean);
+  max = std::max(max, x);
+}
+
+namespace {
+
+double EmpiricalLimit(const PcaModel::Moments& m, double alpha) {
+  const double var = m.variance();
+  if (m.n < 2 || !(m.mean > 0) || !(var > 0)) return 0;
+  const double g = var / (2 * m.mean), h = 2 * m.mean * m.mean / var;
+  return g * ChiSquareQuantile(h, 1 - alpha);
+}
+
+}  // namespace
+
+void PcaModel::Calibrate(const Moments& t2, const Moments& q) {
+  t2_limit_ = std::max({t2_limit_, EmpiricalLimit(t2, alpha_), t2.max});
+  q_limit_ = std::max({q_limit_, EmpiricalLimit(q, alpha_), q.max});
 }
 
 size_t PcaModel::HeapBytes() const {

@@ -7,9 +7,9 @@
 // rows (Welford), Fit() standardizes, eigen-decomposes the correlation matrix (Jacobi) and keeps
 // the components that explain `variance` of it, and sets theoretical limits (T²: chi-square with
 // k degrees of freedom; Q: Box's g·chi-square(h) from the residual eigenvalues; both at false
-// alarm rate `alpha` per row). Calibrate() then widens each limit to the largest statistic seen
-// on further normal rows (held out from the fit), which absorbs what the theory assumes away
-// (autocorrelation, non-normal noise), so plain data stays under its limits.
+// alarm rate `alpha` per row). Calibrate() then widens each limit from the statistic's moments
+// and maximum on further normal rows (held out from the fit), which absorbs what the theory
+// assumes away (non-normal noise, model misfit), so plain data stays under its limits.
 //
 // Value types; not thread-safe; no allocation after Fit() in Score().
 #pragma once
@@ -74,9 +74,18 @@ class PcaModel {
   MspcScore Score(std::span<const double> row, std::span<const bool> present,
                   std::vector<double>* contributions) const;
 
-  // Widens each limit to at least `max_ratio` times itself (the largest ratio seen on held-out
-  // normal rows), never narrows it.
-  void Calibrate(double max_t2_ratio, double max_q_ratio);
+  // A statistic's moments and maximum over held-out normal rows (calibration).
+  struct Moments {
+    uint64_t n = 0;
+    double mean = 0, m2 = 0, max = 0;
+    void Add(double x);
+    double variance() const { return n > 1 ? m2 / static_cast<double>(n - 1) : 0; }
+  };
+  // Sets each limit to the largest of: the theoretical one, the moment-matched one (the held-out
+  // statistic fitted as g·chi-square(h) with g = var/(2·mean), h = 2·mean²/var — Nomikos and
+  // MacGregor's empirical limit, which absorbs non-normal noise and model misfit — at the
+  // model's alpha), and the largest value seen on the held-out rows. Never narrows a limit.
+  void Calibrate(const Moments& t2, const Moments& q);
 
   // Bytes of heap the model holds (for the memory budget).
   size_t HeapBytes() const;
@@ -87,6 +96,7 @@ class PcaModel {
   std::vector<double> loadings_;  // p×k row-major: loadings_[j*k + a]
   std::vector<double> lambda_;
   double t2_limit_ = 1, q_limit_ = 1;
+  double alpha_ = 0.001;
   mutable std::vector<double> z_, t_;  // scratch
 };
 
