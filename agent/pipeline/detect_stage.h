@@ -10,6 +10,10 @@
 //    "<sensor>.count|min|max|mean|stddev" stamped at the window's end, stored beside the raw
 //    readings, or instead of them (the raw readings of those sensors are then not stored: an
 //    explicit, configured trade of detail for uplink bandwidth).
+// With incidents on (detect.incident_close_after_s > 0, the default), the defects are incident
+// records: one `open` and one `close` per incident, for sensors and for multivariate groups
+// (detect.groups: their records name the group and its top contributing sensors); counters()
+// lists the open ones for status.json.
 // Tick() advances event time to the wall clock about once a second (dropout defects, windows
 // closing without new readings).
 //
