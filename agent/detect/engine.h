@@ -75,7 +75,7 @@ class Engine {
   std::vector<OpenIncident> OpenIncidents(size_t max) const;
   size_t sensors() const { return sensors_.size(); }
   // Bytes of state a sensor with this config holds (excluding the id string, the hash-map node
-  // and the allocator's own overhead): 1,160 for the default (`auto` only) on x86-64.
+  // and the allocator's own overhead): 1,152 for the default (`auto` only) on x86-64.
   static size_t StateBytesPerSensor(const DetectorConfig& config);
 
   // The multivariate groups (config.groups), null when there are none. Group defects come out
