@@ -12,6 +12,7 @@
 #include <system_error>
 #include <vector>
 
+#include "agent/app/detect_group.h"
 #include "agent/app/exit_codes.h"
 #include "agent/codec/csv.h"
 #include "agent/codec/defect_codec.h"
@@ -48,7 +49,7 @@ int DetectFile(const DetectOptions& o, const fs::path& in, const fs::path& out,
     std::cerr << "weir detect: cannot write " << out.string() << "\n";
     return kExitFailure;
   }
-  w << "timestamp,value,anomaly_score\n";
+  w << "timestamp,value,anomaly_score,incident\n";
   detect::Engine engine(o.engine);
   std::vector<Defect> defects;
   Reading r;
@@ -66,16 +67,23 @@ int DetectFile(const DetectOptions& o, const fs::path& in, const fs::path& out,
     std::snprintf(score_text, sizeof(score_text), "%.6f", score);
     // Repeat the input's own timestamp and value text, as NAB's scorer compares timestamps.
     const auto& fields = reader->raw_fields();
+    const bool incident = engine.IncidentOpen(r.sensor);
     w << fields[static_cast<size_t>(reader->time_column())] << ','
-      << fields[static_cast<size_t>(reader->value_column())] << ',' << score_text << '\n';
+      << fields[static_cast<size_t>(reader->value_column())] << ',' << score_text << ','
+      << (incident ? '1' : '0') << '\n';
     for (const Defect& d : defects) {
       if (defects_out != nullptr) {
         *defects_out << in.string() << ',' << d.sensor << ','
                      << codec::FormatRfc3339(d.detected_at_us) << ','
-                     << codec::DefectKindName(d.kind) << ',' << d.detector << ',' << d.score
+                     << codec::DefectKindName(d.kind) << ',' << d.detector << ',' << d.score << ','
+                     << codec::IncidentPhaseName(d.phase) << ','
+                     << (d.phase == IncidentPhase::kNone ? ""
+                                                         : codec::FormatIncidentId(d.incident_id))
                      << ",\"" << d.message << "\"\n";
       }
-      if (series != nullptr) series->defects.push_back({d.detected_at_us, r.value});
+      if (series != nullptr && d.phase != IncidentPhase::kClose) {
+        series->defects.push_back({d.detected_at_us, r.value});
+      }
     }
     if (series != nullptr) {
       series->t.push_back(r.time_us);
@@ -190,13 +198,14 @@ std::string Svg(const Series& s, const std::vector<std::pair<TimeMicros, TimeMic
   return svg + "</svg>\n";
 }
 
-int WritePlot(const DetectOptions& o, const Series& s, const std::string& rel) {
+// `svg` is drawn already (a group file) or empty (draw `s`).
+int WritePlot(const DetectOptions& o, const Series& s, const std::string& rel, std::string svg) {
   int code = kExitOk;
   std::vector<std::pair<TimeMicros, TimeMicros>> labels;
-  if (!o.labels.empty()) labels = LoadLabels(o.labels, rel, &code);
+  if (!o.labels.empty() && svg.empty()) labels = LoadLabels(o.labels, rel, &code);
   if (code != kExitOk) return code;
   std::ofstream out(o.plot, std::ios::binary | std::ios::trunc);
-  const std::string svg = Svg(s, labels);
+  if (svg.empty()) svg = Svg(s, labels);
   if (o.plot.extension() == ".html") {
     out << "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>weir detect: " << rel
         << "</title></head><body>\n"
@@ -253,10 +262,10 @@ int RunDetect(const DetectOptions& o) {
       std::cerr << "weir detect: cannot write " << o.defects.string() << "\n";
       return kExitFailure;
     }
-    defects_out << "file,sensor,detected_at,kind,detector,score,message\n";
+    defects_out << "file,sensor,detected_at,kind,detector,score,phase,incident_id,message\n";
   }
   Series series;
-  std::string plotted;
+  std::string plotted, group_svg;
   for (const auto& [rel, in, out] : files) {
     const bool plot_this = !o.plot.empty() && plotted.empty() &&
                            (o.plot_series.empty() || o.plot_series == rel ||
@@ -265,8 +274,14 @@ int RunDetect(const DetectOptions& o) {
       plotted = rel;
       series.name = rel;
     }
-    const int code = DetectFile(o, in, out, o.defects.empty() ? nullptr : &defects_out,
-                                plot_this ? &series : nullptr);
+    std::ostream* d_out = o.defects.empty() ? nullptr : &defects_out;
+    // A machine's CSV (several value columns) is one multivariate group: detect_group.h.
+    const int code = IsGroupCsv(in)
+                         ? DetectGroupFile({o.group, o.engine.incident_close_after_us > 0
+                                                         ? o.engine.incident_close_after_us
+                                                         : detect::kGroupCloseAfterDefault},
+                                           in, out, d_out, plot_this ? &group_svg : nullptr)
+                         : DetectFile(o, in, out, d_out, plot_this ? &series : nullptr);
     if (code != kExitOk) return code;
   }
   if (!o.plot.empty()) {
@@ -274,7 +289,7 @@ int RunDetect(const DetectOptions& o) {
       std::cerr << "weir detect: --plot-series " << o.plot_series << " matches no input file\n";
       return kExitUsage;
     }
-    if (int code = WritePlot(o, series, plotted); code != kExitOk) return code;
+    if (int code = WritePlot(o, series, plotted, group_svg); code != kExitOk) return code;
   }
   if (!o.quiet) {
     std::cerr << "weir detect: " << files.size() << " file(s) -> " << o.output.string() << "\n";
@@ -287,6 +302,7 @@ void AddDetectCommand(CLI::App& app, int* exit_code) {
   auto holdoff_s = std::make_shared<double>(300);
   auto limits = std::make_shared<std::vector<double>>();
   auto dropout_s = std::make_shared<double>(0);
+  auto close_after_s = std::make_shared<double>(300);
   CLI::App* cmd = app.add_subcommand(
       "detect", "Run the detectors offline over a timestamp,value CSV file or a tree of them");
   cmd->add_option("input", options->input, "CSV file or directory of them")->required();
@@ -295,7 +311,11 @@ void AddDetectCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--threshold", options->engine.fallback.auto_score.threshold,
                   "auto score at which a defect is raised")
       ->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--holdoff", *holdoff_s, "seconds a detector stays quiet after a defect");
+  cmd->add_option("--holdoff", *holdoff_s,
+                  "seconds a detector stays quiet after a defect (with --incident-close-after 0)");
+  cmd->add_option("--incident-close-after", *close_after_s,
+                  "seconds without a finding that close an incident; 0: one defect per finding")
+      ->check(CLI::Range(0.0, 86400.0 * 365));
   cmd->add_option("--limits", *limits, "static limits MIN MAX")->expected(2);
   cmd->add_option("--spike-z", options->engine.fallback.spike.z,
                   "enable the spike detector with this robust z-score");
@@ -309,10 +329,18 @@ void AddDetectCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--plot-series", options->plot_series,
                   "with a directory input: which file to plot (relative path or name)");
   cmd->add_option("--labels", options->labels, "NAB combined_windows.json to shade on the plot");
+  cmd->add_option("--learn-rows", options->group.learn_rows,
+                  "machine CSVs (several value columns): rows of normal operation to learn from")
+      ->check(CLI::Range(20u, 100'000'000u));
+  cmd->add_option("--persistence", options->group.persistence,
+                  "machine CSVs: consecutive rows beyond a control limit before an incident")
+      ->check(CLI::Range(1u, 1'000'000u));
   cmd->add_flag("-q,--quiet", options->quiet, "no summary on stderr");
   cmd->callback([=]() {
     detect::DetectorConfig& c = options->engine.fallback;
     c.holdoff_us = static_cast<TimeMicros>(*holdoff_s * detect::kSecond);
+    options->engine.incident_close_after_us =
+        static_cast<TimeMicros>(*close_after_s * detect::kSecond);
     if (limits->size() == 2) c.limits = {true, (*limits)[0], (*limits)[1]};
     c.spike.enabled = cmd->count("--spike-z") > 0;
     c.flatline.enabled = cmd->count("--flatline") > 0;

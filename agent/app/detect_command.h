@@ -1,6 +1,8 @@
-// `weir detect`: runs the detection engine offline over a `timestamp,value` CSV file (as in NAB)
-// or a directory tree of them, writes `timestamp,value,anomaly_score` per row (the input's own
-// timestamp and value text, the `auto` score), and can draw one series with its detections and
+// `weir detect`: runs the detection engine offline over a `timestamp,value` CSV file (as in NAB),
+// or a machine's `timestamp,a,b,c,...` CSV as one multivariate group (agent/app/detect_group.h),
+// or a directory tree of them, writes `timestamp,value,anomaly_score,incident` per row (the
+// input's own timestamp and value text, the `auto` score, 1 while the sensor has an open
+// incident: agent/detect/incident.h), and can draw one series with its detections and
 // labelled windows as SVG or HTML.
 //
 // RunDetect blocks on file I/O; it is not reentrant-safe only in that two calls must not write the
@@ -28,6 +30,9 @@ struct DetectOptions {
   std::string plot_series;        // directory input: relative path of the series to plot
   std::filesystem::path labels;   // optional: NAB combined_windows.json, shaded on the plot
   bool quiet = false;             // no summary on stderr
+  // Machine CSVs (a time column and several value columns, detect_group.h): the group's learning
+  // and firing settings; name and sensors come from the file.
+  detect::GroupConfig group;
 };
 
 int RunDetect(const DetectOptions& options);

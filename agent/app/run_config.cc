@@ -169,12 +169,37 @@ std::string DefectsTopic(const config::AgentConfig& config) {
   return config.upstream().topic_prefix() + "/" + config.device_id() + "/defects";
 }
 
+detect::GroupConfig GroupFrom(const v1::DetectGroup& g) {
+  detect::GroupConfig out;
+  out.name = g.name();
+  std::string_view rest = g.sensors();
+  while (!rest.empty()) {
+    const size_t comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) out.sensors.emplace_back(item);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  out.interval_us = static_cast<TimeMicros>(g.interval_ms()) * 1000;
+  out.staleness_us = static_cast<TimeMicros>(g.staleness_ms()) * 1000;
+  out.learn_rows = g.learn_rows();
+  out.learn_time_us = Seconds(g.learn_time_s());
+  out.variance = g.variance();
+  out.alpha = g.alpha();
+  out.persistence = g.persistence();
+  out.top = g.top();
+  return out;
+}
+
 Result<DetectSettings> DetectSettingsFrom(const config::AgentConfig& config) {
   const v1::DetectConfig& d = config.detect();
   DetectSettings out;
   out.enabled = d.enabled();
   out.publish_local = d.publish_local();
   out.engine.max_sensors = d.max_sensors();
+  out.engine.incident_close_after_us = Seconds(d.incident_close_after_s());
+  for (const v1::DetectGroup& g : d.groups()) out.engine.groups.push_back(GroupFrom(g));
   for (const v1::DetectRule& r : d.rules()) {
     out.engine.rules.push_back({r.pattern(), DetectorFrom(r)});
     out.aggregates.emplace_back(r.pattern(), AggregateFrom(r.aggregate()));

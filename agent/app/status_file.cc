@@ -6,6 +6,7 @@
 #include <string>
 
 #include "agent/app/store_json.h"
+#include "agent/codec/defect_codec.h"
 
 namespace weir::app {
 
@@ -90,6 +91,20 @@ std::string RenderStatusJson(const pipeline::PipelineSnapshot& s, const StatusCo
     detect["aggregates"] = s.detect.aggregates;
     detect["local_latency_p50_ms"] = s.detect.local_latency_p50_ms;
     detect["local_latency_p99_ms"] = s.detect.local_latency_p99_ms;
+    detect["incidents_opened"] = s.detect.incidents_opened;
+    detect["incidents_closed"] = s.detect.incidents_closed;
+    detect["incidents_open"] = s.detect.incidents_open;
+    json open = json::array();
+    for (const detect::OpenIncident& i : s.detect.open_incidents) {
+      open.push_back({{"incident_id", codec::FormatIncidentId(i.id)},
+                      {"sensor", i.sensor},
+                      {"detector", i.detector},
+                      {"opened_at_us", i.opened_at_us},
+                      {"last_firing_us", i.last_firing_us},
+                      {"peak_score", i.peak_score},
+                      {"firings", i.firings}});
+    }
+    detect["open_incidents"] = std::move(open);
   }
   json doc = {
       {"device", c.device_id}, {"log_id", s.log_id},     {"pid", static_cast<int64_t>(::getpid())},

@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "agent/codec/timestamp.h"
+
 namespace weir::app {
 namespace {
 
@@ -95,6 +97,24 @@ std::string Rejections(const json& ingest, const json& forward) {
   return text;
 }
 
+// "open incidents: 2" and a line per listed incident: sensor, detector, since when, peak.
+std::string OpenIncidents(const json& detect) {
+  const uint64_t open = U(detect, "incidents_open");
+  std::string out =
+      Row("incidents:", std::to_string(open) + " open, " +
+                            std::to_string(U(detect, "incidents_closed")) + " closed");
+  auto list = detect.find("open_incidents");
+  if (list == detect.end() || !list->is_array()) return out;
+  for (const json& i : *list) {
+    if (!i.is_object()) continue;
+    out += "    " + S(i, "sensor") + " (" + S(i, "detector") + ", id " + S(i, "incident_id") +
+           "): open since " + codec::FormatRfc3339(static_cast<int64_t>(U(i, "opened_at_us"))) +
+           Format(", peak %.3f, ", D(i, "peak_score")) + std::to_string(U(i, "firings")) +
+           " firing(s)\n";
+  }
+  return out;
+}
+
 std::string Body(const json& doc) {
   const json& ingest = Section(doc, "ingest");
   const json& store = Section(doc, "store");
@@ -125,6 +145,7 @@ std::string Body(const json& doc) {
   out += Row("rejected:", Rejections(ingest, forward));
   out += Row("defects:", B(detect, "enabled") ? std::to_string(U(detect, "defects")) + " detected"
                                               : std::string("detection off"));
+  if (B(detect, "enabled")) out += OpenIncidents(detect);
   std::string reloads = std::to_string(U(reload, "applied")) + " applied, " +
                         std::to_string(U(reload, "refused")) + " refused";
   if (!S(reload, "last_error").empty()) reloads += " (last: " + S(reload, "last_error") + ")";

@@ -2,6 +2,7 @@
 #include "agent/codec/defect_codec.h"
 
 #include <cmath>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "agent/codec/timestamp.h"
@@ -34,6 +35,7 @@ static_assert(static_cast<int>(DefectKind::kAnomaly) == weir::v1::DEFECT_KIND_AN
 static_assert(static_cast<int>(DefectKind::kChangePoint) == weir::v1::DEFECT_KIND_CHANGE_POINT);
 static_assert(static_cast<int>(DefectKind::kRateOfChange) == weir::v1::DEFECT_KIND_RATE_OF_CHANGE);
 static_assert(static_cast<int>(Severity::kCritical) == weir::v1::SEVERITY_CRITICAL);
+static_assert(static_cast<int>(IncidentPhase::kClose) == weir::v1::INCIDENT_PHASE_CLOSE);
 
 nlohmann::json Number(double v) {
   return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
@@ -46,6 +48,44 @@ std::string_view DefectKindName(DefectKind kind) {
     if (e.kind == kind) return e.name;
   }
   return "unknown";
+}
+
+std::string_view IncidentPhaseName(IncidentPhase phase) {
+  switch (phase) {
+    case IncidentPhase::kNone:
+      return "none";
+    case IncidentPhase::kOpen:
+      return "open";
+    case IncidentPhase::kClose:
+      return "close";
+  }
+  return "unknown";
+}
+
+Result<IncidentPhase> ParseIncidentPhase(std::string_view name) {
+  for (IncidentPhase p : {IncidentPhase::kNone, IncidentPhase::kOpen, IncidentPhase::kClose}) {
+    if (IncidentPhaseName(p) == name) return p;
+  }
+  return InvalidArgument("unknown incident phase '" + std::string(name) + "'");
+}
+
+std::string FormatIncidentId(uint64_t id) {
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(id));
+  return buf;
+}
+
+Result<uint64_t> ParseIncidentId(std::string_view text) {
+  if (text.empty() || text.size() > 16) {
+    return InvalidArgument("incident id '" + std::string(text) + "' is not 1-16 hex digits");
+  }
+  uint64_t id = 0;
+  for (char c : text) {
+    int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (v < 0) return InvalidArgument("incident id '" + std::string(text) + "' is not hex");
+    id = id << 4 | static_cast<uint64_t>(v);
+  }
+  return id;
 }
 
 std::string_view SeverityName(Severity severity) {
@@ -93,6 +133,15 @@ void DefectToProto(const Defect& d, weir::v1::Defect* p) {
     e->set_value(r.value);
     e->set_quality(r.quality);
   }
+  p->set_incident_id(d.incident_id);
+  p->set_phase(static_cast<weir::v1::IncidentPhase>(d.phase));
+  p->set_firings(d.firings);
+  for (const Contribution& c : d.contributions) {
+    auto* out = p->add_contributions();
+    out->set_sensor(c.sensor);
+    out->set_share(c.share);
+    out->set_value(c.value);
+  }
 }
 
 Result<Defect> DefectFromProto(const weir::v1::Defect& p) {
@@ -120,6 +169,16 @@ Result<Defect> DefectFromProto(const weir::v1::Defect& p) {
   for (const auto& e : p.evidence()) {
     d.evidence.push_back(Reading{d.sensor, e.time_us(), e.value(), e.quality()});
   }
+  if (p.phase() < 0 || p.phase() > static_cast<int>(IncidentPhase::kClose)) {
+    return DataLoss("defect: unknown incident phase " + std::to_string(p.phase()));
+  }
+  d.incident_id = p.incident_id();
+  d.phase = static_cast<IncidentPhase>(p.phase());
+  d.firings = p.firings();
+  d.contributions.reserve(p.contributions_size());
+  for (const auto& c : p.contributions()) {
+    d.contributions.push_back(Contribution{c.sensor(), c.share(), c.value()});
+  }
   return d;
 }
 
@@ -145,7 +204,7 @@ nlohmann::json DefectToJson(const Defect& d) {
     evidence.push_back(
         {{"time_us", r.time_us}, {"value", Number(r.value)}, {"quality", r.quality}});
   }
-  return {
+  nlohmann::json j = {
       {"sensor", d.sensor},
       {"kind", DefectKindName(d.kind)},
       {"severity", SeverityName(d.severity)},
@@ -164,6 +223,20 @@ nlohmann::json DefectToJson(const Defect& d) {
         {"stddev", Number(d.stats.stddev)}}},
       {"evidence", std::move(evidence)},
   };
+  // Only records of an incident or a group carry these, so plain defects read as before.
+  if (d.phase != IncidentPhase::kNone) {
+    j["incident_id"] = FormatIncidentId(d.incident_id);
+    j["phase"] = IncidentPhaseName(d.phase);
+    j["firings"] = d.firings;
+  }
+  if (!d.contributions.empty()) {
+    nlohmann::json cs = nlohmann::json::array();
+    for (const Contribution& c : d.contributions) {
+      cs.push_back({{"sensor", c.sensor}, {"share", Number(c.share)}, {"value", Number(c.value)}});
+    }
+    j["contributions"] = std::move(cs);
+  }
+  return j;
 }
 
 std::string DefectToJsonText(const Defect& defect) {

@@ -25,6 +25,13 @@ std::string_view DefectKindName(DefectKind kind);
 std::string_view SeverityName(Severity severity);
 Result<DefectKind> ParseDefectKind(std::string_view name);
 Result<Severity> ParseSeverity(std::string_view name);
+// "none", "open", "close".
+std::string_view IncidentPhaseName(IncidentPhase phase);
+Result<IncidentPhase> ParseIncidentPhase(std::string_view name);
+// Incident ids in JSON and CLI output: 16 lower-case hex digits (a JSON number would lose
+// precision above 2^53 in JavaScript readers).
+std::string FormatIncidentId(uint64_t id);
+Result<uint64_t> ParseIncidentId(std::string_view text);
 
 // Fills `proto` (cleared first) from `defect`.
 void DefectToProto(const Defect& defect, weir::v1::Defect* proto);
@@ -42,6 +49,8 @@ Result<Defect> DecodeDefect(std::string_view bytes);
 //    "detected_at": "2014-04-01T00:00:00Z", "score": 0.9, "message": "...",
 //    "stats": {"count": 10, "min": 0, "max": 1, "mean": 0.5, "stddev": 0.1},
 //    "evidence": [{"time_us": 2, "value": 1.0, "quality": 0}]}
+// plus, only on incident records, "incident_id": "<16 hex digits>", "phase": "open"|"close",
+// "firings": N, and, only on group defects, "contributions": [{"sensor", "share", "value"}].
 // Times are integers (µs since the epoch, exact); `detected_at` is RFC 3339 for people.
 // Non-finite numbers become null (JSON has no NaN). Callers that use this overload link
 // nlohmann_json themselves; DefectToJsonText needs nothing extra.

@@ -272,6 +272,35 @@ Result<uint32_t> GetU32(const json& o, const char* key, std::string_view where) 
   return static_cast<uint32_t>(v);
 }
 
+// The optional incident fields and contributions (defect_codec.h); absent means a plain defect.
+Status IncidentFromJson(const json& j, std::string_view where, Defect* d) {
+  if (auto it = j.find("phase"); it != j.end()) {
+    if (!it->is_string()) return Bad(std::string(where) + "phase", "not a string");
+    auto phase = ParseIncidentPhase(it->get<std::string>());
+    if (!phase.ok()) return Bad(std::string(where) + "phase", phase.status().message());
+    d->phase = *phase;
+    WEIR_ASSIGN_OR_RETURN(std::string id, GetString(j, "incident_id", where));
+    auto parsed = ParseIncidentId(id);
+    if (!parsed.ok()) return Bad(std::string(where) + "incident_id", parsed.status().message());
+    d->incident_id = *parsed;
+    WEIR_ASSIGN_OR_RETURN(d->firings, GetU32(j, "firings", where));
+  }
+  auto cs = j.find("contributions");
+  if (cs == j.end()) return Status::Ok();
+  if (!cs->is_array()) return Bad(std::string(where) + "contributions", "not an array");
+  for (size_t i = 0; i < cs->size(); ++i) {
+    const json& c = (*cs)[i];
+    const std::string cw = std::string(where) + "contributions[" + std::to_string(i) + "].";
+    if (!c.is_object()) return Bad(cw, "not an object");
+    Contribution out;
+    WEIR_ASSIGN_OR_RETURN(out.sensor, GetString(c, "sensor", cw));
+    WEIR_ASSIGN_OR_RETURN(out.share, GetDouble(c, "share", cw));
+    WEIR_ASSIGN_OR_RETURN(out.value, GetDouble(c, "value", cw));
+    d->contributions.push_back(std::move(out));
+  }
+  return Status::Ok();
+}
+
 Result<Defect> DefectFromJson(const json& j, std::string_view where) {
   if (!j.is_object()) return Bad(where, "not an object");
   Defect d;
@@ -313,6 +342,7 @@ Result<Defect> DefectFromJson(const json& j, std::string_view where) {
       d.evidence.push_back(std::move(reading));
     }
   }
+  WEIR_RETURN_IF_ERROR(IncidentFromJson(j, where, &d));
   return d;
 }
 

@@ -52,6 +52,18 @@ struct WindowStats {
   friend bool operator==(const WindowStats&, const WindowStats&) = default;
 };
 
+// Where a defect record stands in its incident (agent/detect/incident.h). kNone: a plain defect,
+// as written before incidents existed (and by an engine with incidents off).
+enum class IncidentPhase : uint8_t { kNone = 0, kOpen, kClose };
+
+// One sensor's share of a multivariate (group) defect: where a person should look first.
+struct Contribution {
+  std::string sensor;
+  double share = 0.0;  // in [0, 1]; a defect's shares sum to at most 1
+  double value = 0.0;  // the sensor's value on the grid row that fired
+  friend bool operator==(const Contribution&, const Contribution&) = default;
+};
+
 // The output of a detector over a window: enough for an engineer to see why it fired.
 struct Defect {
   std::string sensor;
@@ -65,6 +77,14 @@ struct Defect {
   std::string message;            // one line, e.g. "value 93.1 above limit 90"
   WindowStats stats;
   std::vector<Reading> evidence;  // the triggering readings (bounded by the detector)
+  // Incidents: an `open` record when a detector first fires, a `close` record with the same id
+  // when the sensor (or group) has looked normal for a while. A close record carries the
+  // incident's span in window_start_us (opened) .. window_end_us (last firing), its peak score
+  // in `score`, and the number of firings.
+  uint64_t incident_id = 0;  // 0 with kNone
+  IncidentPhase phase = IncidentPhase::kNone;
+  uint32_t firings = 0;                     // close: firings while open (open: 1)
+  std::vector<Contribution> contributions;  // group defects: the top sensors, largest first
 
   friend bool operator==(const Defect&, const Defect&) = default;
 };

@@ -99,11 +99,39 @@ struct SensorRule {
   DetectorConfig config;
 };
 
+// A multivariate group: the sensors of one machine, watched together (group.h, mspc.h).
+inline constexpr size_t kMaxGroupSensors = 32;
+struct GroupConfig {
+  std::string name;                  // the group defects' `sensor`, e.g. "pump1"
+  std::vector<std::string> sensors;  // exact ids or globs ('*', '?'); at most kMaxGroupSensors
+  TimeMicros interval_us = kSecond;  // the time grid's step
+  // A sensor's last value stands for it on the grid this long; older, it is missing.
+  TimeMicros staleness_us = 5 * kSecond;
+  // The learning period, of normal operation: complete grid rows (the first half fits the model,
+  // the second half sets the control limits), or, when learn_time_us > 0, that much event time.
+  uint32_t learn_rows = 1800;
+  TimeMicros learn_time_us = 0;
+  double variance = 0.9;     // PCA keeps components explaining this share of the variance
+  double alpha = 1e-5;       // per-row false alarm rate the control limits are set for
+  uint32_t persistence = 3;  // consecutive grid rows beyond a limit before the group fires
+  uint32_t top = 3;          // sensors named in a group defect
+};
+
 struct EngineConfig {
   std::vector<SensorRule> rules;  // first match wins
   DetectorConfig fallback;        // for sensors no rule matches
   uint32_t max_sensors = 10'000;  // readings of further sensors are counted and dropped
+  // Incidents (incident.h): > 0 turns findings into open/close records per sensor, closing after
+  // a sensor has had no finding for this long (event time); hold-off then does not apply. 0 (the
+  // library's default, for callers that want every finding) raises one defect per finding past
+  // the hold-off, as before incidents existed. The agent's default is 300 s (config schema).
+  TimeMicros incident_close_after_us = 0;
+  // Multivariate groups; a sensor joins the first group that matches it. Group incidents close
+  // after incident_close_after_us, or kGroupCloseAfterDefault when that is 0.
+  std::vector<GroupConfig> groups;
 };
+
+inline constexpr TimeMicros kGroupCloseAfterDefault = 300 * kSecond;
 
 // Returns OK or InvalidArgument naming the bad field ("rules[2].spike.window: ...").
 Status Validate(const EngineConfig& config);

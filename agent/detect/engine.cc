@@ -7,6 +7,8 @@
 
 #include "agent/detect/auto_score.h"
 #include "agent/detect/detectors.h"
+#include "agent/detect/group.h"
+#include "agent/detect/incident.h"
 #include "agent/detect/window.h"
 
 namespace weir::detect {
@@ -73,9 +75,18 @@ struct Engine::SensorState {
   uint32_t recent_next = 0, recent_size = 0;
   TimeMicros last_t = kNever;
   bool dropout_reported = false;
+  std::unique_ptr<Incident> incident;  // while one is open (incidents on)
+  int32_t group = -1;                  // index in the GroupEngine, -1: in no group
+  uint32_t member = 0;
 };
 
-Engine::Engine(EngineConfig config) : config_(std::move(config)) {}
+Engine::Engine(EngineConfig config) : config_(std::move(config)) {
+  if (!config_.groups.empty()) {
+    groups_ = std::make_unique<GroupEngine>(config_.groups, config_.incident_close_after_us > 0
+                                                                ? config_.incident_close_after_us
+                                                                : kGroupCloseAfterDefault);
+  }
+}
 Engine::~Engine() = default;
 
 size_t Engine::StateBytesPerSensor(const DetectorConfig& c) {
@@ -100,6 +111,12 @@ Engine::SensorState* Engine::Lookup(const std::string& sensor) {
   if (it != sensors_.end()) return it->second.get();
   if (sensors_.size() >= config_.max_sensors) return nullptr;
   auto state = std::make_unique<SensorState>(sensor, ConfigFor(sensor));
+  if (groups_ != nullptr) {
+    if (auto where = groups_->Join(sensor)) {
+      state->group = static_cast<int32_t>(where->first);
+      state->member = where->second;
+    }
+  }
   SensorState* raw = state.get();
   sensors_.emplace(sensor, std::move(state));
   return raw;
@@ -107,8 +124,14 @@ Engine::SensorState* Engine::Lookup(const std::string& sensor) {
 
 void Engine::Emit(SensorState& s, const Finding& f, TimeMicros at, TimeMicros window_start,
                   TimeMicros window_end, const WindowStats& stats, std::vector<Defect>* out) {
+  const bool incidents = config_.incident_close_after_us > 0;
+  if (incidents && s.incident != nullptr) {
+    s.incident->Update(at, std::clamp(f.score, 0.0, 1.0), f.severity);
+    ++counters_.incident_updates;
+    return;
+  }
   TimeMicros& last = s.last_defect[static_cast<size_t>(f.kind)];
-  if (last != kNever && at - last < s.config->holdoff_us) {
+  if (!incidents && last != kNever && at - last < s.config->holdoff_us) {
     ++counters_.suppressed;
     return;
   }
@@ -132,7 +155,61 @@ void Engine::Emit(SensorState& s, const Finding& f, TimeMicros at, TimeMicros wi
     const auto& [t, v] = s.recent[(s.recent_next + capacity - n + i) % capacity];
     d.evidence.push_back(Reading{s.sensor, t, v, 0});
   }
+  if (incidents) {
+    s.incident = std::make_unique<Incident>();
+    s.incident->Fire(d);
+    ++counters_.incidents_opened;
+  }
   out->push_back(std::move(d));
+}
+
+void Engine::MaybeClose(SensorState& s, TimeMicros now, std::vector<Defect>* out) {
+  if (s.incident == nullptr || !s.incident->Due(now, config_.incident_close_after_us)) return;
+  out->push_back(s.incident->Close(now));
+  s.incident.reset();
+  ++counters_.incidents_closed;
+  ++counters_.defects;
+}
+
+void Engine::CountGroupDefects(const std::vector<Defect>& out, size_t from) {
+  for (size_t i = from; i < out.size(); ++i) {
+    ++counters_.defects;
+    if (out[i].phase == IncidentPhase::kOpen) ++counters_.incidents_opened;
+    if (out[i].phase == IncidentPhase::kClose) ++counters_.incidents_closed;
+  }
+}
+
+bool Engine::IncidentOpen(const std::string& sensor) const {
+  auto it = sensors_.find(sensor);
+  if (it != sensors_.end() && it->second->incident != nullptr) return true;
+  if (groups_ == nullptr) return false;
+  for (const GroupDetector& g : groups_->groups()) {
+    if (g.config().name == sensor) return g.incident().open();
+  }
+  return false;
+}
+
+std::vector<OpenIncident> Engine::OpenIncidents(size_t max) const {
+  std::vector<OpenIncident> open;
+  for (const auto& [id, s] : sensors_) {
+    if (s->incident == nullptr) continue;
+    const Incident& i = *s->incident;
+    open.push_back(
+        {i.id(), id, i.detector(), i.opened_at(), i.last_firing(), i.peak(), i.firings()});
+  }
+  if (groups_ != nullptr) {
+    for (const GroupDetector& g : groups_->groups()) {
+      const Incident& i = g.incident();
+      if (!i.open()) continue;
+      open.push_back({i.id(), g.config().name, i.detector(), i.opened_at(), i.last_firing(),
+                      i.peak(), i.firings()});
+    }
+  }
+  std::sort(open.begin(), open.end(), [](const OpenIncident& a, const OpenIncident& b) {
+    return a.opened_at_us < b.opened_at_us;
+  });
+  if (open.size() > max) open.resize(max);
+  return open;
 }
 
 void Engine::RunDetectors(SensorState& s, const Reading& r, std::vector<Defect>* out) {
@@ -186,6 +263,12 @@ double Engine::Observe(const Reading& r, std::vector<Defect>* out,
   }
   s->dropout_reported = false;
   s->last_t = r.time_us;
+  MaybeClose(*s, r.time_us, out);
+  if (s->group >= 0) {
+    const size_t before = out->size();
+    groups_->ObserveReading({static_cast<uint32_t>(s->group), s->member}, r.time_us, r.value, out);
+    CountGroupDefects(*out, before);
+  }
   const auto capacity = static_cast<uint32_t>(s->recent.size());
   if (capacity > 0) {
     s->recent[s->recent_next] = {r.time_us, r.value};
@@ -210,6 +293,11 @@ double Engine::Observe(const Reading& r, std::vector<Defect>* out,
 
 void Engine::AdvanceTime(TimeMicros now, std::vector<Defect>* out,
                          std::vector<ClosedWindow>* windows) {
+  if (groups_ != nullptr) {
+    const size_t before = out->size();
+    groups_->AdvanceTime(now, out);
+    CountGroupDefects(*out, before);
+  }
   std::vector<WindowResult> closed;
   for (auto& [id, state] : sensors_) {
     SensorState& s = *state;
@@ -219,6 +307,9 @@ void Engine::AdvanceTime(TimeMicros now, std::vector<Defect>* out,
     if (windows != nullptr) {
       for (const WindowResult& w : closed) windows->push_back({id, w.start_us, w.end_us, w.stats});
     }
+    // A sensor still silent after its dropout is not normal: its incident stays open.
+    if (s.dropout_reported && s.incident != nullptr) s.incident->KeepAlive(now);
+    MaybeClose(s, now, out);
     if (!c.dropout.enabled || s.last_t == kNever || s.dropout_reported ||
         now - s.last_t <= c.dropout.max_gap_us) {
       continue;
@@ -302,6 +393,10 @@ Status Validate(const EngineConfig& config) {
   }
   WEIR_RETURN_IF_ERROR(CheckOne(config.fallback, "fallback"));
   if (config.max_sensors == 0) return InvalidArgument("max_sensors: must be > 0");
+  if (config.incident_close_after_us < 0) {
+    return InvalidArgument("incident_close_after: must be >= 0");
+  }
+  WEIR_RETURN_IF_ERROR(ValidateGroups(config.groups));
   return Status::Ok();
 }
 

@@ -18,7 +18,8 @@
 
 namespace weir::detect {
 
-struct Finding;  // detectors.h
+struct Finding;     // detectors.h
+class GroupEngine;  // group.h
 
 struct ClosedWindow {
   std::string sensor;
@@ -33,6 +34,18 @@ struct EngineCounters {
   uint64_t dropped_sensors = 0;  // readings of sensors beyond max_sensors
   uint64_t defects = 0;
   uint64_t suppressed = 0;  // findings swallowed by a hold-off
+  uint64_t incidents_opened = 0;
+  uint64_t incidents_closed = 0;
+  uint64_t incident_updates = 0;  // findings folded into an open incident
+};
+
+// An open incident, for status.
+struct OpenIncident {
+  uint64_t id = 0;
+  std::string sensor, detector;
+  TimeMicros opened_at_us = 0, last_firing_us = 0;
+  double peak_score = 0;
+  uint32_t firings = 0;
 };
 
 class Engine {
@@ -56,10 +69,19 @@ class Engine {
                    std::vector<ClosedWindow>* windows = nullptr);
 
   const EngineCounters& counters() const { return counters_; }
+  // True while `sensor` has an open incident (always false with incidents off).
+  bool IncidentOpen(const std::string& sensor) const;
+  // Up to `max` open incidents, oldest first. O(sensors): for status, not per reading.
+  std::vector<OpenIncident> OpenIncidents(size_t max) const;
   size_t sensors() const { return sensors_.size(); }
   // Bytes of state a sensor with this config holds (excluding the id string, the hash-map node
-  // and the allocator's own overhead): 1,160 for the default (`auto` only) on x86-64.
+  // and the allocator's own overhead): 1,152 for the default (`auto` only) on x86-64.
   static size_t StateBytesPerSensor(const DetectorConfig& config);
+
+  // The multivariate groups (config.groups), null when there are none. Group defects come out
+  // of Observe() and AdvanceTime() with the sensors' own.
+  GroupEngine* groups() { return groups_.get(); }
+  const GroupEngine* groups() const { return groups_.get(); }
 
  private:
   struct SensorState;
@@ -69,10 +91,15 @@ class Engine {
   void Emit(SensorState& s, const Finding& f, TimeMicros at, TimeMicros window_start,
             TimeMicros window_end, const WindowStats& stats, std::vector<Defect>* out);
   void RunDetectors(SensorState& s, const Reading& r, std::vector<Defect>* out);
+  // Emits the close record of s's incident when it has been quiet for close_after by `now`.
+  void MaybeClose(SensorState& s, TimeMicros now, std::vector<Defect>* out);
+  // Counts the group defects appended to *out from index `from`.
+  void CountGroupDefects(const std::vector<Defect>& out, size_t from);
 
   EngineConfig config_;
   std::unordered_map<std::string, std::unique_ptr<SensorState>> sensors_;
   EngineCounters counters_;
+  std::unique_ptr<GroupEngine> groups_;
 };
 
 }  // namespace weir::detect

@@ -145,6 +145,10 @@ void DetectStage::OnTick(std::vector<Reading>* readings, std::vector<Defect>* de
   counters_.defects = c.defects;
   counters_.late = c.late;
   counters_.sensors = engine_->sensors();
+  counters_.incidents_opened = c.incidents_opened;
+  counters_.incidents_closed = c.incidents_closed;
+  counters_.incidents_open = c.incidents_opened - c.incidents_closed;
+  counters_.open_incidents = engine_->OpenIncidents(kMaxListedIncidents);
 }
 
 DetectCounters DetectStage::counters() const {

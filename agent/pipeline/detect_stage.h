@@ -10,6 +10,10 @@
 //    "<sensor>.count|min|max|mean|stddev" stamped at the window's end, stored beside the raw
 //    readings, or instead of them (the raw readings of those sensors are then not stored: an
 //    explicit, configured trade of detail for uplink bandwidth).
+// With incidents on (detect.incident_close_after_s > 0, the default), the defects are incident
+// records: one `open` and one `close` per incident, for sensors and for multivariate groups
+// (detect.groups: their records name the group and its top contributing sensors); counters()
+// lists the open ones for status.json.
 // Tick() advances event time to the wall clock about once a second (dropout defects, windows
 // closing without new readings).
 //
@@ -58,6 +62,11 @@ struct DetectCounters {
       0;                    // local broker down or window full: still logged and forwarded
   uint64_t aggregates = 0;  // aggregate readings made
   uint64_t sensors = 0;
+  uint64_t incidents_opened = 0;
+  uint64_t incidents_closed = 0;
+  // The oldest open incidents (at most kMaxListedIncidents), refreshed every tick.
+  std::vector<detect::OpenIncident> open_incidents;
+  uint64_t incidents_open = 0;  // all of them, listed or not
   // Arrival of the triggering message to the local publish call, over the last 1,024 defects.
   double local_latency_p50_ms = 0;
   double local_latency_p99_ms = 0;
@@ -65,6 +74,7 @@ struct DetectCounters {
 
 class DetectStage final : public DetectHook {
  public:
+  static constexpr size_t kMaxListedIncidents = 32;
   // `local` may be null (no local publishing); it and `clock` must outlive the stage.
   DetectStage(DetectStageOptions options, transport::MqttClient* local, const Clock& clock);
 

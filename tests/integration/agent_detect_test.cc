@@ -14,7 +14,11 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
 
+#include "agent/codec/defect_codec.h"
+#include "agent/codec/envelope_codec.h"
 #include "agent/transport/paho_mqtt_client.h"
 #include "tests/integration/agent_harness.h"
 #include "tests/support/test_support.h"
@@ -113,7 +117,9 @@ TEST(AgentDetect, DefectsArePublishedLocallyAtOnceAndForwardedAheadOfReadings) {
   auto up_sub = TestClient::Connect(rig->upstream().url(), "it-upstream-order", true);
   ASSERT_NE(up_sub, nullptr);
   ASSERT_TRUE(up_sub->Subscribe(std::string("weir/") + AgentRig::kDevice + "/#"));
-  ASSERT_TRUE(rig->StartAgent({"--set", kLimitsRule})) << rig->AgentStderr();
+  // Incidents off: this test wants one defect (and its latency) per hot reading.
+  ASSERT_TRUE(rig->StartAgent({"--set", kLimitsRule, "--set", "detect.incident_close_after_s=0"}))
+      << rig->AgentStderr();
   auto pub = TestClient::Connect(rig->local().url(), "it-sensor", false);
   ASSERT_NE(pub, nullptr);
 
@@ -213,6 +219,95 @@ TEST(AgentDetect, SimulatedFaultsRaiseDefectsThatReachTheSink) {
       seconds(20)));
   EXPECT_EQ(testing::JsonCount(rig->SinkReport(), "/lanes/defects/order_violations"), 0u);
   EXPECT_EQ(testing::JsonCount(rig->SinkReport(), "/lanes/readings/order_violations"), 0u);
+}
+
+// Issue 14: a multivariate group in `weir run`. Three sensors of machine m1 follow one factor;
+// after learning, m1.c runs against it (a broken correlation, every value within its range).
+// The group's incident reaches the local defect topic and the upstream as an `open` and a
+// `close` record with the same id, the open one naming m1.c first; status counts it.
+TEST(AgentDetect, AGroupIncidentOpensAndClosesLocallyAndUpstream) {
+  WEIR_START_RIG_OR_SKIP(rig, AgentRig::DefaultOptions());
+  const std::string defects_topic = std::string("weir/") + AgentRig::kDevice + "/defects";
+  auto local_sub = TestClient::Connect(rig->local().url(), "it-local-group", false);
+  ASSERT_NE(local_sub, nullptr);
+  ASSERT_TRUE(local_sub->Subscribe(defects_topic));
+  auto up_sub = TestClient::Connect(rig->upstream().url(), "it-upstream-group", false);
+  ASSERT_NE(up_sub, nullptr);
+  ASSERT_TRUE(up_sub->Subscribe(defects_topic));
+  ASSERT_TRUE(rig->StartAgent(
+      {"--set",
+       R"(detect.groups=[{"name":"m1","sensors":"m1.*","interval_ms":100,"staleness_ms":500,)"
+       R"("learn_rows":60}])",
+       "--set", "detect.incident_close_after_s=1", "--set",
+       R"(detect.rules=[{"pattern":"m1.*","auto":{"enabled":false}}])"}))
+      << rig->AgentStderr();
+  auto pub = TestClient::Connect(rig->local().url(), "it-machine", false);
+  ASSERT_NE(pub, nullptr);
+
+  // 10 rows/s in real time (event time = wall time, as a live machine): 8 s learning and
+  // normal, 2 s broken, 3 s normal again.
+  std::mt19937_64 rng(17);
+  std::normal_distribution<double> noise(0, 0.05);
+  const auto start = Steady::now();
+  const int64_t t0_ms =
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  for (int i = 0; i < 130; ++i) {
+    std::this_thread::sleep_until(start + milliseconds(100 * i));  // pacing the machine
+    const double f = std::sin(i / 5.0) + 0.3 * noise(rng) * 6;
+    const bool broken = i >= 80 && i < 100;
+    const int64_t ts = t0_ms + 100 * i;
+    ASSERT_TRUE(pub->Publish("sensors/m1", ReadingJson("m1.a", ts, f + noise(rng))));
+    ASSERT_TRUE(pub->Publish("sensors/m1", ReadingJson("m1.b", ts, 2 * f + 10 + noise(rng))));
+    ASSERT_TRUE(
+        pub->Publish("sensors/m1", ReadingJson("m1.c", ts, (broken ? -f : f) + noise(rng))));
+  }
+  auto group_records = [&](const std::vector<TestClient::Message>& ms) {
+    std::vector<json> out;
+    for (const auto& m : ms) {
+      const json d = json::parse(m.payload, nullptr, false);
+      if (d.is_object() && d.value("sensor", "") == "m1") out.push_back(d);
+    }
+    return out;
+  };
+  ASSERT_TRUE(
+      WaitFor([&] { return group_records(local_sub->messages()).size() >= 2; }, seconds(20)))
+      << "local group records: " << group_records(local_sub->messages()).size();
+  const std::vector<json> local = group_records(local_sub->messages());
+  ASSERT_EQ(local.size(), 2u) << local.back().dump();
+  EXPECT_EQ(local[0]["phase"], "open");
+  EXPECT_EQ(local[1]["phase"], "close");
+  EXPECT_EQ(local[0]["incident_id"], local[1]["incident_id"]);
+  EXPECT_EQ(local[0]["detector"], "m1.mspc");
+  ASSERT_FALSE(local[0]["contributions"].empty());
+  EXPECT_EQ(local[0]["contributions"][0]["sensor"], "m1.c") << local[0].dump();
+  const int64_t opened_ms = local[0]["detected_at_us"].get<int64_t>() / 1000;
+  EXPECT_GE(opened_ms, t0_ms + 8000) << "not before the break";
+
+  // Upstream: the same two records in defects envelopes.
+  std::vector<Defect> upstream;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        upstream.clear();
+        for (const auto& m : up_sub->messages()) {
+          auto e = codec::DecodeEnvelope(m.payload);
+          if (!e.ok()) continue;
+          for (const Defect& d : e->defects) {
+            if (d.sensor == "m1") upstream.push_back(d);
+          }
+        }
+        return upstream.size() >= 2;
+      },
+      seconds(20)));
+  ASSERT_EQ(upstream.size(), 2u);
+  EXPECT_EQ(upstream[0].phase, IncidentPhase::kOpen);
+  EXPECT_EQ(upstream[1].phase, IncidentPhase::kClose);
+  EXPECT_EQ(upstream[0].incident_id, upstream[1].incident_id);
+  EXPECT_EQ(codec::FormatIncidentId(upstream[0].incident_id), local[0]["incident_id"]);
+  EXPECT_EQ(upstream[0].contributions.at(0).sensor, "m1.c");
+  ASSERT_TRUE(
+      WaitFor([&] { return rig->StatusCount("/detect/incidents_closed") >= 1; }, seconds(10)));
+  EXPECT_EQ(rig->StatusCount("/detect/incidents_open"), 0u);
 }
 
 }  // namespace

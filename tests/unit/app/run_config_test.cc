@@ -171,5 +171,44 @@ TEST(LogOptionsFrom, StoreDefaultsAgreeWithTheSchema) {
   EXPECT_EQ(defaults.quota_policy, store::QuotaPolicy::kEvictOldest);
 }
 
+TEST(DetectSettingsFrom, GroupsAndIncidentCloseAfterMapOntoDetect) {
+  Result<DetectSettings> s = DetectSettingsFrom(ValidWith(R"({"detect": {
+      "incident_close_after_s": 120, "groups": [
+      {"name": "pump1", "sensors": "pump1.*, pump1-extra.flow", "interval_ms": 500,
+       "staleness_ms": 2000, "learn_rows": 600, "alpha": 0.0001, "persistence": 5, "top": 2},
+      {"name": "fan", "sensors": "fan.*", "learn_time_s": 3600}]}})"));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->engine.incident_close_after_us, 120 * kSec);
+  ASSERT_EQ(s->engine.groups.size(), 2u);
+  const detect::GroupConfig& g = s->engine.groups[0];
+  EXPECT_EQ(g.name, "pump1");
+  EXPECT_EQ(g.sensors, (std::vector<std::string>{"pump1.*", "pump1-extra.flow"}));
+  EXPECT_EQ(g.interval_us, kSec / 2);
+  EXPECT_EQ(g.staleness_us, 2 * kSec);
+  EXPECT_EQ(g.learn_rows, 600u);
+  EXPECT_DOUBLE_EQ(g.alpha, 1e-4);
+  EXPECT_EQ(g.persistence, 5u);
+  EXPECT_EQ(g.top, 2u);
+  const detect::GroupConfig& f = s->engine.groups[1];  // schema defaults = detect's defaults
+  const detect::GroupConfig d;
+  EXPECT_EQ(f.learn_time_us, 3600 * kSec);
+  EXPECT_EQ(f.interval_us, d.interval_us);
+  EXPECT_EQ(f.staleness_us, d.staleness_us);
+  EXPECT_EQ(f.learn_rows, d.learn_rows);
+  EXPECT_DOUBLE_EQ(f.variance, d.variance);
+  EXPECT_DOUBLE_EQ(f.alpha, d.alpha);
+  EXPECT_EQ(f.persistence, d.persistence);
+  EXPECT_EQ(f.top, d.top);
+  // The default closes incidents after 300 s.
+  EXPECT_EQ(DetectSettingsFrom(ValidWith("{}"))->engine.incident_close_after_us, 300 * kSec);
+}
+
+TEST(DetectSettingsFrom, ABadGroupNamesTheConfigKey) {
+  Result<DetectSettings> s = DetectSettingsFrom(ValidWith(R"({"detect": {"groups": [
+      {"name": "a", "sensors": "x*"}, {"name": "a", "sensors": "y*"}]}})"));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message().rfind("detect.groups[1].name", 0), 0u) << s.status().message();
+}
+
 }  // namespace
 }  // namespace weir::app

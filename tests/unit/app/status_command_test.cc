@@ -48,7 +48,10 @@ std::string StatusFixture(int64_t time_us) {
               "connection_losses": 1, "acked_seq": {"defects": 4, "readings": 3800},
               "backlog_rows": 1200, "backlog_bytes": 3400000, "oldest_unsent_age_s": 35.2,
               "last_error": "connect refused"},
-  "detect": {"enabled": true, "defects": 4},
+  "detect": {"enabled": true, "defects": 4, "incidents_opened": 3, "incidents_closed": 2,
+             "incidents_open": 1, "open_incidents": [{"incident_id": "00000000000000ab",
+             "sensor": "pump1", "detector": "pump1.mspc", "opened_at_us": 1700000000000000,
+             "last_firing_us": 1700000060000000, "peak_score": 0.93, "firings": 12}]},
   "reload": {"applied": 2, "refused": 1, "last_error": "device_id: required"}
 }
 )";
@@ -66,6 +69,9 @@ TEST(StatusCommand, SummarizesTheStatusFileForPeople) {
   EXPECT_THAT(r.out, HasSubstr("rejected:     3 at ingest (2 bad_json, 1 too_large); 1 "
                                "refused upstream, 1 dead letters\n"));
   EXPECT_THAT(r.out, HasSubstr("defects:      4 detected\n"));
+  EXPECT_THAT(r.out, HasSubstr("incidents:    1 open, 2 closed\n"));
+  EXPECT_THAT(r.out, HasSubstr("    pump1 (pump1.mspc, id 00000000000000ab): open since "
+                               "2023-11-14T22:13:20Z, peak 0.930, 12 firing(s)\n"));
   EXPECT_THAT(r.out, HasSubstr("reloads:      2 applied, 1 refused (last: device_id: "));
   EXPECT_THAT(r.out, HasSubstr("last error:   connect refused\n"));
   EXPECT_THAT(r.out, Not(HasSubstr("STALE")));

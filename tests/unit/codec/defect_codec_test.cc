@@ -1,6 +1,9 @@
 // Defect encoding: protobuf round trip, garbage rejected as data loss, the JSON form.
 #include "agent/codec/defect_codec.h"
 
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/descriptor.pb.h>
+#include <google/protobuf/dynamic_message.h>
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -33,6 +36,60 @@ TEST(DefectCodec, ProtobufRoundTripIsExact) {
   auto back = DecodeDefect(EncodeDefect(d));
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(*back, d);
+}
+
+Defect SampleIncidentClose() {
+  Defect d = SampleDefect();
+  d.incident_id = 0x8000000000000001;  // above 2^53: JSON must not lose it
+  d.phase = IncidentPhase::kClose;
+  d.firings = 42;
+  d.contributions = {{"pump.flow", 0.6, 3.25}, {"pump.current", 0.3, -1.5}};
+  return d;
+}
+
+TEST(DefectCodec, IncidentRecordsRoundTripInProtobufAndJson) {
+  const Defect d = SampleIncidentClose();
+  auto back = DecodeDefect(EncodeDefect(d));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, d);
+  const nlohmann::json j = DefectToJson(d);
+  EXPECT_EQ(j["incident_id"], "8000000000000001");
+  EXPECT_EQ(j["phase"], "close");
+  EXPECT_EQ(j["firings"], 42);
+  EXPECT_EQ(j["contributions"][0]["sensor"], "pump.flow");
+  EXPECT_EQ(*ParseIncidentId("8000000000000001"), 0x8000000000000001u);
+  EXPECT_FALSE(ParseIncidentId("xyz").ok());
+  EXPECT_FALSE(ParseIncidentId("").ok());
+  EXPECT_FALSE(DefectToJson(SampleDefect()).contains("phase"));  // plain defects as before
+}
+
+// A reader built from defect.proto as it was before incidents (fields 12-15 removed) still
+// parses an incident record and sees every field it knows.
+TEST(DefectCodec, OldReadersDecodeIncidentRecords) {
+  namespace pb = google::protobuf;
+  pb::FileDescriptorProto file;
+  weir::v1::Defect::descriptor()->file()->CopyTo(&file);
+  for (auto& m : *file.mutable_message_type()) {
+    if (m.name() != "Defect") continue;
+    auto* fields = m.mutable_field();
+    for (int i = fields->size() - 1; i >= 0; --i) {
+      if (fields->Get(i).number() >= 12) fields->DeleteSubrange(i, 1);
+    }
+  }
+  pb::DescriptorPool pool;
+  const pb::FileDescriptor* old_file = pool.BuildFile(file);
+  ASSERT_NE(old_file, nullptr);
+  const pb::Descriptor* old_defect = old_file->FindMessageTypeByName("Defect");
+  ASSERT_EQ(old_defect->FindFieldByNumber(12), nullptr);
+  pb::DynamicMessageFactory factory(&pool);
+  std::unique_ptr<pb::Message> old(factory.GetPrototype(old_defect)->New());
+  const Defect d = SampleIncidentClose();
+  ASSERT_TRUE(old->ParseFromString(EncodeDefect(d)));
+  const pb::Reflection* r = old->GetReflection();
+  EXPECT_EQ(r->GetString(*old, old_defect->FindFieldByName("sensor")), d.sensor);
+  EXPECT_EQ(r->GetDouble(*old, old_defect->FindFieldByName("score")), d.score);
+  EXPECT_EQ(r->GetEnumValue(*old, old_defect->FindFieldByName("kind")), static_cast<int>(d.kind));
+  EXPECT_EQ(r->FieldSize(*old, old_defect->FindFieldByName("evidence")), 2);
 }
 
 TEST(DefectCodec, EveryKindAndSeverityRoundTrips) {

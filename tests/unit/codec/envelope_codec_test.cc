@@ -62,6 +62,14 @@ Envelope DefectsEnvelope() {
   e.prev_seq = 12;
   e.defects = {MakeDefect(1), MakeDefect(2), MakeDefect(3)};
   e.defect_seqs = {40, 44, 57};
+  // An incident's open and close records (issue 14), one a group's with contributions.
+  e.defects[1].incident_id = 0xfedcba9876543210;
+  e.defects[1].phase = IncidentPhase::kOpen;
+  e.defects[1].firings = 1;
+  e.defects[2].incident_id = 0xfedcba9876543210;
+  e.defects[2].phase = IncidentPhase::kClose;
+  e.defects[2].firings = 17;
+  e.defects[2].contributions = {{"pump.flow", 0.75, 3.5}, {"pump.current", 0.25, 12.0}};
   return e;
 }
 

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -53,10 +55,94 @@ TEST(DetectCommandTest, WritesOneScoredRowPerInputRowWithTheOriginalText) {
   ASSERT_EQ(RunDetect(o), kExitOk);
   const auto lines = Lines(o.output);
   ASSERT_EQ(lines.size(), 401u);
-  EXPECT_EQ(lines[0], "timestamp,value,anomaly_score");
-  EXPECT_EQ(lines[1], "2014-04-01 00:00:00,20,0.000000");
+  EXPECT_EQ(lines[0], "timestamp,value,anomaly_score,incident");
+  EXPECT_EQ(lines[1], "2014-04-01 00:00:00,20,0.000000,0");
   EXPECT_EQ(lines[301].substr(0, 23), "2014-04-02 01:00:00,90,");
   EXPECT_GT(std::stod(lines[301].substr(23)), 0.95);
+}
+
+TEST(DetectCommandTest, IncidentColumnIsOneWhileOpenAndDefectsHaveOpenAndClose) {
+  testing::TempDir dir;
+  Write(dir / "in.csv", Series());
+  DetectOptions o;
+  o.input = dir / "in.csv";
+  o.output = dir / "out.csv";
+  o.defects = dir / "defects.csv";
+  o.engine.incident_close_after_us = 600 * detect::kSecond;  // two 5-minute rows
+  o.quiet = true;
+  ASSERT_EQ(RunDetect(o), kExitOk);
+  const auto lines = Lines(o.output);
+  ASSERT_EQ(lines.size(), 401u);
+  for (size_t i = 1; i < lines.size(); ++i) {
+    const char want = i == 301 || i == 302 ? '1' : '0';  // closes at the row 600 s on
+    EXPECT_EQ(lines[i].back(), want) << "row " << i << ": " << lines[i];
+  }
+  const auto defects = Lines(o.defects);
+  ASSERT_EQ(defects.size(), 3u);
+  EXPECT_NE(defects[1].find(",open,"), std::string::npos) << defects[1];
+  EXPECT_NE(defects[2].find(",close,"), std::string::npos) << defects[2];
+  const std::string id = defects[1].substr(defects[1].find(",open,") + 6, 16);
+  EXPECT_NE(defects[2].find(id), std::string::npos);
+}
+
+// A machine: timestamp and three channels; y follows x, z follows x until row 450, then runs
+// against it (a broken correlation, every channel within its own range).
+std::string MachineCsv() {
+  std::ostringstream s;
+  s << "timestamp,x,y,z\n";
+  std::mt19937_64 rng(9);
+  std::normal_distribution<double> n(0, 1);
+  for (int i = 0; i < 600; ++i) {
+    const double f = std::sin(i / 20.0) + 0.3 * n(rng);
+    const double z = i >= 450 && i < 520 ? -f : f;
+    char line[160];
+    std::snprintf(line, sizeof(line), "2024-01-01 %02d:%02d:%02d,%.4f,%.4f,%.4f\n", i / 3600,
+                  i / 60 % 60, i % 60, f + 0.05 * n(rng), 2 * f + 10 + 0.05 * n(rng),
+                  z + 0.05 * n(rng));
+    s << line;
+  }
+  return s.str();
+}
+
+TEST(DetectCommandTest, AMachineCsvIsOneGroupWithScoreIncidentAndTopSensors) {
+  testing::TempDir dir;
+  Write(dir / "pump.csv", MachineCsv());
+  DetectOptions o;
+  o.input = dir / "pump.csv";
+  o.output = dir / "out.csv";
+  o.defects = dir / "defects.csv";
+  o.plot = dir / "plot.svg";
+  o.group.learn_rows = 300;
+  o.engine.incident_close_after_us = 30 * detect::kSecond;
+  o.quiet = true;
+  ASSERT_EQ(RunDetect(o), kExitOk);
+  const auto lines = Lines(o.output);
+  ASSERT_EQ(lines.size(), 601u);
+  EXPECT_EQ(lines[0], "timestamp,anomaly_score,incident,top_sensors");
+  EXPECT_EQ(lines[1], "2024-01-01 00:00:00,0.000000,0,");  // learning
+  int open_rows = 0, first_open = -1;
+  for (int i = 1; i <= 600; ++i) {
+    if (lines[i].find(",1,") == std::string::npos) continue;
+    ++open_rows;
+    if (first_open < 0) first_open = i - 1;
+  }
+  EXPECT_GE(first_open, 450);
+  EXPECT_LT(first_open, 460);
+  EXPECT_GE(open_rows, 60);
+  EXPECT_LE(open_rows, 120);
+  EXPECT_EQ(lines[first_open + 1].substr(lines[first_open + 1].rfind(',') + 1, 1), "z")
+      << lines[first_open + 1];
+  const auto defects = Lines(o.defects);
+  ASSERT_EQ(defects.size(), 3u);  // header, open, close
+  EXPECT_NE(defects[1].find(",pump,"), std::string::npos);
+  EXPECT_NE(defects[1].find(",open,"), std::string::npos);
+  EXPECT_NE(defects[2].find(",close,"), std::string::npos);
+  std::ifstream plot(o.plot);
+  const std::string svg((std::istreambuf_iterator<char>(plot)), {});
+  EXPECT_NE(svg.find(">z</text>"), std::string::npos);         // a strip per channel
+  EXPECT_NE(svg.find("#e53935"), std::string::npos);           // the incident band
+  EXPECT_NE(svg.find("2024-01-01 00:0"), std::string::npos);   // dates on the time axis
+  EXPECT_NE(svg.find("stroke-dasharray"), std::string::npos);  // the threshold
 }
 
 TEST(DetectCommandTest, DirectoryInputIsMirroredAndDefectsAndPlotAreWritten) {
