@@ -279,57 +279,6 @@ Result<uint64_t> IntakeJournal::Append(std::string_view topic, std::string_view 
   return number;
 }
 
-Result<bool> IntakeJournal::OpenReadSegment(uint64_t& want) {
-  uint64_t first = 0;
-  {
-    std::lock_guard lock(mu_);
-    auto it = segments_.upper_bound(want);
-    if (it == segments_.begin()) {
-      if (it == segments_.end()) return false;
-      first = it->first;  // `want` was released or lost: resume at the oldest on disk
-    } else {
-      first = std::prev(it)->first;
-    }
-  }
-  if (read_fd_ >= 0) ::close(read_fd_);
-  const fs::path path = SegmentPath(first);
-  read_fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (read_fd_ < 0) return platform::ErrnoStatus("opening", path, errno);
-  read_segment_ = first;
-  read_next_ = first;
-  read_offset_ = 0;
-  if (first > want) want = first;
-  return true;
-}
-
-bool IntakeJournal::ReadSegment(uint64_t& want, uint64_t upto, size_t max_entries, size_t max_bytes,
-                                size_t& bytes, std::vector<IntakeEntry>& out, bool& damaged) {
-  SegmentCursor cursor(read_fd_);
-  IntakeEntry entry;
-  uint64_t size = 0;
-  while (want <= upto && out.size() < max_entries && bytes < max_bytes) {
-    if (!cursor.Next(read_offset_, &entry, &size, &damaged)) return true;
-    if (entry.number != read_next_) {
-      damaged = true;
-      return true;
-    }
-    read_offset_ += size;
-    ++read_next_;
-    if (entry.number >= want) {
-      bytes += entry.payload.size() + entry.topic.size();
-      want = entry.number + 1;
-      out.push_back(std::move(entry));
-    }
-  }
-  return false;
-}
-
-uint64_t IntakeJournal::SegmentAfter(uint64_t first) const {
-  std::lock_guard lock(mu_);
-  auto it = segments_.upper_bound(first);
-  return it != segments_.end() ? it->first : 0;
-}
-
 Result<std::vector<IntakeEntry>> IntakeJournal::ReadAfter(uint64_t after, uint64_t upto,
                                                           size_t max_entries, size_t max_bytes) {
   std::vector<IntakeEntry> out;
@@ -338,13 +287,58 @@ Result<std::vector<IntakeEntry>> IntakeJournal::ReadAfter(uint64_t after, uint64
   uint64_t want = after + 1;
   while (want <= upto && out.size() < max_entries && bytes < max_bytes) {
     if (read_fd_ < 0 || read_next_ != want) {
-      WEIR_ASSIGN_OR_RETURN(bool opened, OpenReadSegment(want));
-      if (!opened) break;
+      // (Re)position: the newest segment starting at or below `want`, from its start.
+      uint64_t first = 0;
+      {
+        std::lock_guard lock(mu_);
+        auto it = segments_.upper_bound(want);
+        if (it == segments_.begin()) {
+          if (it == segments_.end()) break;
+          first = it->first;  // `want` was released or lost: resume at the oldest on disk
+        } else {
+          first = std::prev(it)->first;
+        }
+      }
+      if (read_fd_ >= 0) ::close(read_fd_);
+      const fs::path path = SegmentPath(first);
+      read_fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (read_fd_ < 0) return platform::ErrnoStatus("opening", path, errno);
+      read_segment_ = first;
+      read_next_ = first;
+      read_offset_ = 0;
+      if (first > want) want = first;
     }
+    SegmentCursor cursor(read_fd_);
+    IntakeEntry entry;
+    uint64_t size = 0;
     bool damaged = false;
-    if (!ReadSegment(want, upto, max_entries, max_bytes, bytes, out, damaged)) break;  // a limit
+    bool segment_over = false;
+    while (want <= upto && out.size() < max_entries && bytes < max_bytes) {
+      if (!cursor.Next(read_offset_, &entry, &size, &damaged)) {
+        segment_over = true;
+        break;
+      }
+      if (entry.number != read_next_) {
+        damaged = true;
+        segment_over = true;
+        break;
+      }
+      read_offset_ += size;
+      ++read_next_;
+      if (entry.number >= want) {
+        bytes += entry.payload.size() + entry.topic.size();
+        want = entry.number + 1;
+        out.push_back(std::move(entry));
+      }
+    }
+    if (!segment_over) break;  // a limit was reached
     // The end of this segment (or damage): go on in the next one.
-    const uint64_t next_first = SegmentAfter(read_segment_);
+    uint64_t next_first = 0;
+    {
+      std::lock_guard lock(mu_);
+      auto it = segments_.upper_bound(read_segment_);
+      if (it != segments_.end()) next_first = it->first;
+    }
     if (next_first == 0) break;  // the writer's segment: nothing more yet
     if (damaged || next_first != read_next_) {
       damaged_segments_.fetch_add(1, std::memory_order_relaxed);
