@@ -279,6 +279,34 @@ Result<uint64_t> IntakeJournal::Append(std::string_view topic, std::string_view 
   return number;
 }
 
+bool IntakeJournal::ReadSegment(uint64_t& want, uint64_t upto, size_t max_entries, size_t max_bytes,
+                                size_t& bytes, std::vector<IntakeEntry>& out, bool& damaged) {
+  SegmentCursor cursor(read_fd_);
+  IntakeEntry entry;
+  uint64_t size = 0;
+  while (want <= upto && out.size() < max_entries && bytes < max_bytes) {
+    if (!cursor.Next(read_offset_, &entry, &size, &damaged)) return true;
+    if (entry.number != read_next_) {
+      damaged = true;
+      return true;
+    }
+    read_offset_ += size;
+    ++read_next_;
+    if (entry.number >= want) {
+      bytes += entry.payload.size() + entry.topic.size();
+      want = entry.number + 1;
+      out.push_back(std::move(entry));
+    }
+  }
+  return false;
+}
+
+uint64_t IntakeJournal::SegmentAfter(uint64_t first) const {
+  std::lock_guard lock(mu_);
+  auto it = segments_.upper_bound(first);
+  return it != segments_.end() ? it->first : 0;
+}
+
 Result<std::vector<IntakeEntry>> IntakeJournal::ReadAfter(uint64_t after, uint64_t upto,
                                                           size_t max_entries, size_t max_bytes) {
   std::vector<IntakeEntry> out;
@@ -308,37 +336,10 @@ Result<std::vector<IntakeEntry>> IntakeJournal::ReadAfter(uint64_t after, uint64
       read_offset_ = 0;
       if (first > want) want = first;
     }
-    SegmentCursor cursor(read_fd_);
-    IntakeEntry entry;
-    uint64_t size = 0;
     bool damaged = false;
-    bool segment_over = false;
-    while (want <= upto && out.size() < max_entries && bytes < max_bytes) {
-      if (!cursor.Next(read_offset_, &entry, &size, &damaged)) {
-        segment_over = true;
-        break;
-      }
-      if (entry.number != read_next_) {
-        damaged = true;
-        segment_over = true;
-        break;
-      }
-      read_offset_ += size;
-      ++read_next_;
-      if (entry.number >= want) {
-        bytes += entry.payload.size() + entry.topic.size();
-        want = entry.number + 1;
-        out.push_back(std::move(entry));
-      }
-    }
-    if (!segment_over) break;  // a limit was reached
+    if (!ReadSegment(want, upto, max_entries, max_bytes, bytes, out, damaged)) break;  // a limit
     // The end of this segment (or damage): go on in the next one.
-    uint64_t next_first = 0;
-    {
-      std::lock_guard lock(mu_);
-      auto it = segments_.upper_bound(read_segment_);
-      if (it != segments_.end()) next_first = it->first;
-    }
+    const uint64_t next_first = SegmentAfter(read_segment_);
     if (next_first == 0) break;  // the writer's segment: nothing more yet
     if (damaged || next_first != read_next_) {
       damaged_segments_.fetch_add(1, std::memory_order_relaxed);

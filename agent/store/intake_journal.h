@@ -110,6 +110,12 @@ class IntakeJournal {
   Status Scan(uint64_t committed_mark);
   Status StartSegment(uint64_t first_number);
   std::filesystem::path SegmentPath(uint64_t first_number) const;
+  // ReadAfter's steps (reader thread): read entries numbered `want`.. of the open segment into
+  // `out` within the limits (true when the segment ended or is damaged there, false when a limit
+  // was reached); the first number of the segment after `first` (0 for none).
+  bool ReadSegment(uint64_t& want, uint64_t upto, size_t max_entries, size_t max_bytes,
+                   size_t& bytes, std::vector<IntakeEntry>& out, bool& damaged);
+  uint64_t SegmentAfter(uint64_t first) const;
 
   const IntakeJournalOptions options_;
   mutable std::mutex mu_;  // guards segments_, and the writer's fd_ while rotating
