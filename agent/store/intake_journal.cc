@@ -279,29 +279,6 @@ Result<uint64_t> IntakeJournal::Append(std::string_view topic, std::string_view 
   return number;
 }
 
-Result<bool> IntakeJournal::OpenReadSegment(uint64_t& want) {
-  uint64_t first = 0;
-  {
-    std::lock_guard lock(mu_);
-    auto it = segments_.upper_bound(want);
-    if (it == segments_.begin()) {
-      if (it == segments_.end()) return false;
-      first = it->first;  // `want` was released or lost: resume at the oldest on disk
-    } else {
-      first = std::prev(it)->first;
-    }
-  }
-  if (read_fd_ >= 0) ::close(read_fd_);
-  const fs::path path = SegmentPath(first);
-  read_fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (read_fd_ < 0) return platform::ErrnoStatus("opening", path, errno);
-  read_segment_ = first;
-  read_next_ = first;
-  read_offset_ = 0;
-  if (first > want) want = first;
-  return true;
-}
-
 bool IntakeJournal::ReadSegment(uint64_t& want, uint64_t upto, size_t max_entries, size_t max_bytes,
                                 size_t& bytes, std::vector<IntakeEntry>& out, bool& damaged) {
   SegmentCursor cursor(read_fd_);
@@ -338,8 +315,26 @@ Result<std::vector<IntakeEntry>> IntakeJournal::ReadAfter(uint64_t after, uint64
   uint64_t want = after + 1;
   while (want <= upto && out.size() < max_entries && bytes < max_bytes) {
     if (read_fd_ < 0 || read_next_ != want) {
-      WEIR_ASSIGN_OR_RETURN(bool opened, OpenReadSegment(want));
-      if (!opened) break;
+      // (Re)position: the newest segment starting at or below `want`, from its start.
+      uint64_t first = 0;
+      {
+        std::lock_guard lock(mu_);
+        auto it = segments_.upper_bound(want);
+        if (it == segments_.begin()) {
+          if (it == segments_.end()) break;
+          first = it->first;  // `want` was released or lost: resume at the oldest on disk
+        } else {
+          first = std::prev(it)->first;
+        }
+      }
+      if (read_fd_ >= 0) ::close(read_fd_);
+      const fs::path path = SegmentPath(first);
+      read_fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (read_fd_ < 0) return platform::ErrnoStatus("opening", path, errno);
+      read_segment_ = first;
+      read_next_ = first;
+      read_offset_ = 0;
+      if (first > want) want = first;
     }
     bool damaged = false;
     if (!ReadSegment(want, upto, max_entries, max_bytes, bytes, out, damaged)) break;  // a limit

@@ -110,12 +110,9 @@ class IntakeJournal {
   Status Scan(uint64_t committed_mark);
   Status StartSegment(uint64_t first_number);
   std::filesystem::path SegmentPath(uint64_t first_number) const;
-  // ReadAfter's steps (reader thread): open the newest segment starting at or below `want`, from
-  // its start (false when no segment is on disk; `want` moves up to the oldest one when it was
-  // released or lost); read entries numbered `want`.. of the open segment into `out` within the
-  // limits (true when the segment ended or is damaged there, false when a limit was reached);
-  // the first number of the segment after `first` (0 for none).
-  Result<bool> OpenReadSegment(uint64_t& want);
+  // ReadAfter's steps (reader thread): read entries numbered `want`.. of the open segment into
+  // `out` within the limits (true when the segment ended or is damaged there, false when a limit
+  // was reached); the first number of the segment after `first` (0 for none).
   bool ReadSegment(uint64_t& want, uint64_t upto, size_t max_entries, size_t max_bytes,
                    size_t& bytes, std::vector<IntakeEntry>& out, bool& damaged);
   uint64_t SegmentAfter(uint64_t first) const;
