@@ -11,7 +11,7 @@ LICENSE = "CLOSED"
 # and pins WEIR_SRCREV to a commit (README.md, "Variables"). destsuffix=${BP} keeps S at its
 # default on scarthgap (${WORKDIR}/${BP}) and on walnascar and later (${UNPACKDIR}/${BP}).
 WEIR_GIT_URI ?= "git://example.org/weir.git;protocol=https;branch=main"
-WEIR_SRCREV ?= "e2ee4d4ba54bf3bcc6a07d6bb53a55db8b4bb4fb"
+WEIR_SRCREV ?= "dc4688d333c7737786f84133db48434b6718cf9d"
 SRC_URI = "${WEIR_GIT_URI};destsuffix=${BP} \
            file://run-ptest \
           "
