@@ -120,10 +120,10 @@ TEST(ConfigRemote, BinaryDocumentsAreJudgedTheSameWay) {
   EXPECT_EQ(plan.status().message(),
             "store.state_dir: may not be changed remotely (local config only)");
   AgentConfig ok_doc;
-  ok_doc.mutable_store()->set_quota_policy("pause_ingest");
+  ok_doc.mutable_ingest()->set_max_payload_bytes(4096);
   plan = PlanRemoteUpdate(Running(), ok_doc.SerializeAsString(), true);
   ASSERT_TRUE(plan.ok()) << plan.status().ToString();
-  EXPECT_EQ(plan->config.store().quota_policy(), "pause_ingest");
+  EXPECT_EQ(plan->config.ingest().max_payload_bytes(), 4096u);
 }
 
 TEST(ConfigRemote, AnInvalidResultIsRejectedBeforeTheAllowList) {
