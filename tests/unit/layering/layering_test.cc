@@ -143,7 +143,8 @@ std::string Joined(const std::vector<std::string>& lines) {
 
 TEST(Layering, TheSourceTreeFollowsTheModuleMap) {
   const fs::path root = WEIR_SOURCE_DIR;
-  ASSERT_TRUE(fs::is_directory(root / "agent")) << root;
+  // On a target image (Yocto ptest) the programs run without the source tree.
+  if (!fs::is_directory(root / "agent")) GTEST_SKIP() << "no source tree at " << root;
   const auto violations = Violations(root);
   EXPECT_TRUE(violations.empty()) << Joined(violations);
 }
