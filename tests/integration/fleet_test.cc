@@ -22,7 +22,6 @@ using std::chrono::seconds;
 constexpr const char* kReported = "weir/gw-it/config/reported";
 constexpr const char* kStatus = "weir/gw-it/status";
 constexpr const char* kDesired = "weir/gw-it/config/desired";
-constexpr const char* kGroupDesired = "weir/fleet/plant-a/config/desired";
 
 // An operator on the upstream broker: publishes desired documents, watches reported and status.
 class Operator {
