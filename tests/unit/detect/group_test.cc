@@ -183,7 +183,7 @@ TEST(Group, CorrelationBreakIsCaughtAndTheRightSensorNamed) {
     EXPECT_LE(v, *hi + 1.0);
   }
   ASSERT_EQ(d.size(), 1u);
-  const Defect& open = d[0];
+  const Defect open = d[0];  // a copy: the Feed below appends to d
   EXPECT_EQ(open.sensor, "pump");
   EXPECT_EQ(open.detector, "pump.mspc");
   EXPECT_EQ(open.phase, IncidentPhase::kOpen);
